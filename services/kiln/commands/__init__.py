@@ -1,0 +1,1 @@
+"""One module per `kiln` command. Heavy imports (TensorFlow, Ray) happen inside the commands."""

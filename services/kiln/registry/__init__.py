@@ -1,0 +1,22 @@
+"""The versioned model registry (TF-free): manifests and the store that holds them."""
+
+from kiln.registry.manifest import (
+    ImagePreprocessing,
+    Manifest,
+    Parity,
+    TensorSpec,
+    TimeseriesPreprocessing,
+)
+from kiln.registry.store import LATEST, LoadedModel, RegistryStore, parse_ref
+
+__all__ = [
+    "LATEST",
+    "ImagePreprocessing",
+    "LoadedModel",
+    "Manifest",
+    "Parity",
+    "RegistryStore",
+    "TensorSpec",
+    "TimeseriesPreprocessing",
+    "parse_ref",
+]

@@ -1,0 +1,108 @@
+"""The registry manifest: everything serving needs to know about a model, and nothing more.
+
+This is the contract between training/export (which write it) and serving (which reads it).
+It imports no TensorFlow or Keras, so the serving image stays small.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from kiln.config import Task
+
+MANIFEST_FILE = "manifest.json"
+MODEL_FILE = "model.onnx"
+SCHEMA_VERSION = 1
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TensorSpec(_Strict):
+    """One input or output of the ONNX graph. ``shape`` uses -1 for dynamic dimensions."""
+
+    name: str
+    dtype: Literal["float32", "float64", "int64", "int32", "uint8"]
+    shape: list[int]
+
+
+class ImagePreprocessing(_Strict):
+    """How an image becomes the model input: resize, channel order, and scale.
+
+    The models carry their own ``Rescaling`` layer, so serving feeds raw 0..255 floats unless
+    ``scale`` says otherwise: ``x = (pixels * scale - mean) / std``.
+    """
+
+    kind: Literal["image"] = "image"
+    height: int
+    width: int
+    channels: Literal[1, 3]
+    channel_order: Literal["RGB", "L"] = "RGB"
+    scale: float = 1.0
+    mean: float = 0.0
+    std: float = 1.0
+    class_names: list[str] = Field(default_factory=list)
+
+
+class TimeseriesPreprocessing(_Strict):
+    """How the last rows of a Jena-style table become the model input, and the answer's unit.
+
+    ``columns`` are the feature columns in model order; ``mean``/``std`` normalize them (from
+    the training split only). The window is ``sequence_length`` samples taken every
+    ``sampling_rate`` raw rows, so a request carries ``(sequence_length - 1) * sampling_rate + 1``
+    raw rows (``raw_rows``). The output is ``target_column`` ``horizon_hours`` after the last row,
+    in physical units (°C for the temperature).
+    """
+
+    kind: Literal["timeseries"] = "timeseries"
+    columns: list[str]
+    mean: list[float]
+    std: list[float]
+    sequence_length: int
+    sampling_rate: int
+    target_column: str
+    horizon_hours: float
+    row_interval_minutes: float = 10.0
+    target_unit: str = "degC"
+
+    @property
+    def raw_rows(self) -> int:
+        return (self.sequence_length - 1) * self.sampling_rate + 1
+
+
+class Parity(_Strict):
+    """How closely onnxruntime reproduced Keras on the run's own validation sample."""
+
+    max_abs_diff: float
+    atol: float
+    samples: int
+    source: str = "validation"
+
+
+class Manifest(_Strict):
+    schema_version: int = SCHEMA_VERSION
+    name: str
+    version: int = 0  # assigned by the store on register
+    task: Task
+    architecture: str  # the kiln.models name, e.g. "mini_xception"
+    created: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+    preprocessing: ImagePreprocessing | TimeseriesPreprocessing = Field(discriminator="kind")
+    source_run: str = ""
+    dataset_fingerprint: str = ""
+    metrics: dict[str, float] = Field(default_factory=dict)
+    opset: int = 17
+    op_summary: dict[str, int] = Field(default_factory=dict)
+    parity: Parity | None = None
+    sha256: str = ""
+    size_bytes: int = 0
+    notes: list[str] = Field(default_factory=list)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}:{self.version}"
