@@ -64,8 +64,9 @@ class LoadOptions(_Model):
       test. On small data both are clamped to at most a fifth of the pairs each (at least one)
       and the clamp is recorded in ``DatasetInfo.warnings``.
       ``validation_fraction`` / ``test_fraction`` — a folder without train/validation/test
-      sub-folders is split per class with these fractions; MNIST carves validation from its
-      training arrays with ``validation_fraction`` (its test split is ``x_test``/``y_test``).
+      sub-folders is split per class with these fractions (default 0.15 each); MNIST carves
+      validation from its training arrays with ``validation_fraction`` (default 1/6, the
+      book's 10,000 of 60,000; its test split is ``x_test``/``y_test``).
       ``memory_budget_mb`` — images are decoded once into uint8 arrays; a dataset whose decoded
       size would exceed this budget is refused with a DataError instead of swapping.
     Forecasting (Jena):

@@ -1,0 +1,124 @@
+"""Which on-disk layout a path holds, and the dataset fingerprint. TF-free: file names only.
+
+Layouts (the real datasets' own):
+  pets   — ``images/*.jpg`` and ``annotations/trimaps/*.png`` (Oxford-IIIT Pets).
+  folder — one sub-folder per class (``cat/``, ``dog/``), optionally inside ``train/``,
+           ``validation/`` and ``test/`` (the book's cats-vs-dogs split).
+  mnist  — ``mnist.npz`` (or any single ``.npz``) with ``x_train, y_train, x_test, y_test``.
+  jena   — ``jena_climate_2009_2016.csv`` (or any single ``.csv``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from kiln.config import TASKS
+from kiln.data.info import TASK_LAYOUTS, Fingerprint
+from kiln.errors import DataError
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"})
+SPLIT_DIRS = ("train", "validation", "test")
+JENA_FILE = "jena_climate_2009_2016.csv"
+MNIST_FILE = "mnist.npz"
+
+
+def visible(path: Path) -> bool:
+    """Dotfiles (``.DS_Store``, ``._cat.1.jpg`` from macOS archives) are never data."""
+    return not path.name.startswith(".")
+
+
+def subdirs(path: Path) -> list[Path]:
+    return sorted(p for p in path.iterdir() if p.is_dir() and visible(p))
+
+
+def _single_file(path: Path, suffix: str, preferred: str) -> Path | None:
+    if path.is_file():
+        return path if path.suffix.lower() == suffix else None
+    if not path.is_dir():
+        return None
+    if (path / preferred).is_file():
+        return path / preferred
+    found = sorted(p for p in path.glob(f"*{suffix}") if p.is_file() and visible(p))
+    return found[0] if len(found) == 1 else None
+
+
+def jena_csv(path: Path) -> Path | None:
+    """The Jena CSV at or inside ``path``, if there is exactly one."""
+    return _single_file(path, ".csv", JENA_FILE)
+
+
+def mnist_npz(path: Path) -> Path | None:
+    """The MNIST ``.npz`` at or inside ``path``, if there is exactly one."""
+    return _single_file(path, ".npz", MNIST_FILE)
+
+
+def _has_images(path: Path) -> bool:
+    return any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir() if visible(p))
+
+
+def _is_class_folder_root(path: Path) -> bool:
+    """A root whose sub-folders (or whose ``train/`` sub-folders) hold images."""
+    root = path / "train" if (path / "train").is_dir() else path
+    classes = subdirs(root)
+    return len(classes) >= 1 and all(_has_images(c) for c in classes)
+
+
+def find_layout(path: Path) -> str | None:
+    """The layout ``path`` holds, or None when it looks like none of them."""
+    if (path / "images").is_dir() and (path / "annotations" / "trimaps").is_dir():
+        return "pets"
+    if mnist_npz(path) is not None:
+        return "mnist"
+    if jena_csv(path) is not None:
+        return "jena"
+    if path.is_dir() and _is_class_folder_root(path):
+        return "folder"
+    return None
+
+
+def detect_layout(task: str, path: str | Path) -> str:
+    """The layout of the data at ``path`` for ``task``, or a DataError saying what was found
+    and what the task expects."""
+    if task not in TASKS:
+        raise DataError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"data path {path} does not exist")
+    expected = TASK_LAYOUTS[task]
+    layout = find_layout(path)
+    if layout is None:
+        raise DataError(
+            f"{path} holds no recognised {task} data; expected the {' or '.join(expected)} "
+            f"layout ({_LAYOUT_HINTS[task]})"
+        )
+    if layout not in expected:
+        raise DataError(
+            f"{path} holds {layout!r} data, which the {task} task cannot read; "
+            f"expected the {' or '.join(expected)} layout ({_LAYOUT_HINTS[task]})"
+        )
+    return layout
+
+
+_LAYOUT_HINTS = {
+    "segmentation": "images/*.jpg with annotations/trimaps/*.png",
+    "classification": "class sub-folders of images, or an .npz with x_train, y_train, "
+    "x_test, y_test",
+    "forecasting": "one Jena climate .csv",
+}
+
+
+def fingerprint(root: Path, files: list[Path]) -> Fingerprint:
+    """Fingerprint of ``files`` under ``root``: count, bytes and a hash of (path, size) lines."""
+    lines = []
+    total = 0
+    for file in sorted(files):
+        size = file.stat().st_size
+        total += size
+        try:
+            name = file.relative_to(root).as_posix()
+        except ValueError:
+            name = file.name
+        lines.append(f"{name}\t{size}")
+    digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    return Fingerprint(root=str(root), file_count=len(files), total_bytes=total, sha256=digest)
