@@ -10,6 +10,7 @@ Loading verifies the sha256 recorded in the manifest.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import hashlib
 import json
@@ -121,7 +122,7 @@ class RegistryStore:
             )
         return LoadedModel(manifest, data)
 
-    def list(self) -> list[Manifest]:
+    def list(self) -> builtins.list[Manifest]:
         return [self.manifest(n, v) for n in self.names() for v in self.versions(n)]
 
     def latest_version(self, name: str) -> int:
@@ -161,7 +162,7 @@ class RegistryStore:
     def _path(self, name: str, *parts: object) -> str:
         return "/".join([self.root, name, *map(str, parts)])
 
-    def _numbered(self, name: str) -> list[int]:
+    def _numbered(self, name: str) -> builtins.list[int]:
         base = self._path(name)
         if not self.fs.exists(base):
             return []
