@@ -94,6 +94,7 @@ class Manifest(_Strict):
     outputs: list[TensorSpec]
     preprocessing: ImagePreprocessing | TimeseriesPreprocessing = Field(discriminator="kind")
     source_run: str = ""
+    source_checkpoint: str = ""  # the .keras file the ONNX graph was converted from
     dataset_fingerprint: str = ""
     metrics: dict[str, float] = Field(default_factory=dict)
     opset: int = 17
@@ -102,6 +103,7 @@ class Manifest(_Strict):
     sha256: str = ""
     size_bytes: int = 0
     notes: list[str] = Field(default_factory=list)
+    producer: dict[str, str] = Field(default_factory=dict)  # tool versions, e.g. tf2onnx
 
     @property
     def ref(self) -> str:
