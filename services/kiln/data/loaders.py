@@ -1,0 +1,46 @@
+"""``load_splits(task, path, options)``: the one entry point from a data path to tf.data splits.
+
+It detects (or takes) the layout, dispatches to that layout's loader, and returns unbatched
+``(x, y)`` datasets with float32 inputs plus a ``DatasetInfo``. Each layout's recipe and its
+handling of messy files is documented in its own module: ``pets``, ``classification``
+(folder and MNIST) and ``jena`` / ``jena_csv``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kiln.data.classification import load_folder, load_mnist
+from kiln.data.info import TASK_LAYOUTS, LoadOptions
+from kiln.data.jena import load_jena
+from kiln.data.layout import detect_layout, jena_csv, mnist_npz
+from kiln.data.pets import load_pets
+from kiln.data.splits import Splits
+from kiln.errors import DataError
+
+__all__ = ["Splits", "load_splits"]
+
+
+def load_splits(task: str, path: str | Path, options: LoadOptions | None = None) -> Splits:
+    """Train, validation and test datasets for ``task`` from the data at ``path``."""
+    options = options or LoadOptions()
+    root = Path(path).expanduser().resolve()
+    layout = options.layout or detect_layout(task, root)
+    if layout not in TASK_LAYOUTS.get(task, ()):
+        raise DataError(
+            f"the {layout!r} layout does not hold {task} data; expected one of "
+            f"{', '.join(TASK_LAYOUTS.get(task, ())) or 'a known task'}"
+        )
+    if layout == "pets":
+        return load_pets(root, options)
+    if layout == "folder":
+        return load_folder(root, options)
+    if layout == "mnist":
+        npz = mnist_npz(root)
+        if npz is None:
+            raise DataError(f"{root} holds no single .npz file; expected mnist.npz")
+        return load_mnist(npz, root, options)
+    csv = jena_csv(root)
+    if csv is None:
+        raise DataError(f"{root} holds no single .csv file; expected jena_climate_2009_2016.csv")
+    return load_jena(csv, root, options)

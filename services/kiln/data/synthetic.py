@@ -1,0 +1,78 @@
+"""Synthetic datasets in the real on-disk layouts, for demos, tests and CI.
+
+``write_synthetic(kind, out, size, seed)`` writes one layout into ``out`` and returns what it
+wrote. It writes into a temporary sibling directory first and moves the result into place at
+the end, so an interrupted run never leaves a half-written dataset that a loader would accept.
+The generators themselves live in ``synthetic_images`` and ``synthetic_jena``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from kiln.data.synthetic_images import write_folder, write_mnist, write_pets
+from kiln.data.synthetic_jena import write_jena
+from kiln.errors import ConfigError
+
+# kind -> (layout, default size, what the size counts, writer)
+KINDS = {
+    "segmentation": ("pets", 48, "image/trimap pairs", write_pets),
+    "classification": ("folder", 96, "images over 2 classes", write_folder),
+    "mnist": ("mnist", 1000, "training digits (+1/4 as many test digits)", write_mnist),
+    "forecasting": ("jena", 60, "days of 10-minute rows", write_jena),
+}
+
+
+@dataclass(frozen=True)
+class SynthResult:
+    kind: str
+    layout: str
+    out: Path
+    size: int
+    unit: str
+    files: list[Path]
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(path.stat().st_size for path in self.files)
+
+    def summary(self) -> str:
+        return (
+            f"wrote {self.size} {self.unit} ({len(self.files)} files, "
+            f"{self.total_bytes / 1024:.0f} KiB) in the {self.layout} layout to {self.out}"
+        )
+
+
+def write_synthetic(
+    kind: str, out: str | Path, size: int | None = None, seed: int = 0
+) -> SynthResult:
+    """Write the ``kind`` dataset (segmentation, classification, mnist, forecasting) to ``out``,
+    which must not exist or be empty."""
+    if kind not in KINDS:
+        raise ConfigError(f"unknown synthetic dataset {kind!r}; expected one of {', '.join(KINDS)}")
+    layout, default_size, unit, writer = KINDS[kind]
+    size = default_size if size is None else size
+    minimum = 8 if kind != "forecasting" else 20
+    if size < minimum:
+        raise ConfigError(
+            f"--size {size} is too small for {kind}: need at least {minimum} {unit} so every "
+            "split gets data"
+        )
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ConfigError(f"{out} exists and is not an empty directory; choose a new --out")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        files = writer(staging, size, seed)
+        if out.exists():
+            out.rmdir()
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    moved = [out / path.relative_to(staging) for path in files]
+    return SynthResult(kind=kind, layout=layout, out=out, size=size, unit=unit, files=moved)
