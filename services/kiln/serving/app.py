@@ -1,0 +1,97 @@
+"""``build_app(args)``: the Serve application, as a RayService's ``serveConfigV2`` names it
+(``import_path: kiln.serving.app:build_app``) and as ``kiln serve`` runs it.
+
+One deployment per task. With one task, that deployment is also the HTTP ingress; with several,
+a small ingress deployment routes to them by path and model name. Measured on this machine
+(SERVE-PERF.md and tests/benchmarks/bench_serving.py), the extra hop through an ingress costs
+about 30 % of throughput, so the single-task app skips it; several tasks need one HTTP entry
+because a Serve application has exactly one ingress.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ray import serve
+from ray.serve import Application
+
+from kiln.config import validate
+from kiln.errors import ConfigError, KilnError
+from kiln.registry import RegistryStore
+from kiln.serving.config import RuntimeConfig, ServeArgs
+from kiln.serving.deployments import KilnIngress, TaskDeployment, TaskIngress
+
+INGRESS_NAME = "ingress"
+
+
+def check_registry(args: ServeArgs) -> None:
+    """Fail at deploy time, with a clear message, on a model or version the registry lacks."""
+    store = RegistryStore(args.registry)
+    for task, choice in args.models.items():
+        versions: list[int | str] = [choice.version]
+        if choice.canary_version is not None:
+            versions.append(choice.canary_version)
+        for version in versions:
+            try:
+                manifest = store.manifest(choice.name, version)
+            except KilnError as e:
+                raise ConfigError(f"models.{task}: {e.message}") from e
+            if manifest.task != task:
+                raise ConfigError(
+                    f"models.{task}: {manifest.ref} is a {manifest.task} model, not {task}"
+                )
+
+
+def deployment_options(args: ServeArgs, task: str) -> dict[str, Any]:
+    runtime = RuntimeConfig.from_args(args, task)
+    options: dict[str, Any] = {
+        "name": task,
+        # Serve's default of 5 ongoing requests would silently cap every batch at 5.
+        "max_ongoing_requests": max(64, 4 * args.batching.max_batch_size),
+        "user_config": runtime.model_dump(mode="json"),
+        "ray_actor_options": {
+            "num_cpus": args.cpus_per_replica,
+            "num_gpus": args.gpus_per_replica,
+        },
+        "health_check_period_s": 10,
+        "graceful_shutdown_timeout_s": 5,
+    }
+    scaling = args.autoscaling
+    if scaling.min_replicas == scaling.max_replicas:
+        options["num_replicas"] = scaling.min_replicas
+    else:
+        options["autoscaling_config"] = {
+            "min_replicas": scaling.min_replicas,
+            "max_replicas": scaling.max_replicas,
+            "target_ongoing_requests": args.batching.max_batch_size,
+        }
+    return options
+
+
+def build_app(args: dict[str, Any] | ServeArgs) -> Application:
+    config = args if isinstance(args, ServeArgs) else validate(ServeArgs, args, "serve arguments")
+    check_registry(config)
+    auth = (config.auth_token_env, config.auth_token_file, config.max_body_bytes)
+    tasks = list(config.models)
+    if len(tasks) == 1 and config.collapse_single_task:
+        task = tasks[0]
+        deployment = serve.deployment(TaskIngress).options(**deployment_options(config, task))
+        return deployment.bind(
+            config.registry, task, config.models[task].name, config.intra_op_threads, *auth
+        )
+    handles = {
+        task: serve.deployment(TaskDeployment)
+        .options(**deployment_options(config, task))
+        .bind(config.registry, task, config.models[task].name, config.intra_op_threads)
+        for task in tasks
+    }
+    names = {config.models[task].name: task for task in tasks}  # type: ignore[index]
+    if len(names) != len(tasks):
+        raise ConfigError("each task must serve a differently named model")
+    ingress = serve.deployment(KilnIngress).options(
+        name=INGRESS_NAME,
+        max_ongoing_requests=256,
+        ray_actor_options={"num_cpus": 0.25},
+        num_replicas=max(1, config.autoscaling.min_replicas),
+    )
+    return ingress.bind(handles, names, *auth)

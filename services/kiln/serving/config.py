@@ -1,0 +1,101 @@
+"""The typed arguments of the Serve application (what `build_app` and a RayService's
+``serveConfigV2`` pass), and the part of them that may change at run time (``user_config``).
+
+The shape follows the operator's rendering exactly::
+
+    {"registry": R,
+     "models": {TASK: {"name": N, "version": V | "latest", "canary_version": C | null,
+                       "canary_percent": P}},
+     "batching": {"max_batch_size": .., "batch_wait_timeout_s": ..},
+     "autoscaling": {"min_replicas": .., "max_replicas": ..},
+     "gpus_per_replica": .., "auth_token_env": "KILN_AUTH_TOKEN"}
+
+Everything after that is optional and Kiln's own (thread counts, body limit, token file).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from kiln.config import Task
+
+Version = int | Literal["latest"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelChoice(_Strict):
+    """Which registered model a task serves, and an optional canary version beside it."""
+
+    name: str
+    version: Version = "latest"
+    canary_version: int | None = None
+    canary_percent: float = Field(default=0.0, ge=0.0, le=100.0)
+
+    @model_validator(mode="after")
+    def _canary_needs_a_version(self) -> ModelChoice:
+        if self.canary_percent > 0 and self.canary_version is None:
+            raise ValueError("canary_percent > 0 needs a canary_version to send traffic to")
+        return self
+
+
+class Batching(_Strict):
+    # Small batches with a short wait measured best on 2 cores (SERVE-PERF.md): the wait adds
+    # straight to latency at concurrency 1, and big batches are slower per image for convnets.
+    max_batch_size: int = Field(default=8, ge=1, le=256)
+    batch_wait_timeout_s: float = Field(default=0.002, ge=0.0, le=1.0)
+
+
+class Autoscaling(_Strict):
+    min_replicas: int = Field(default=1, ge=0, le=64)
+    max_replicas: int = Field(default=1, ge=1, le=64)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Autoscaling:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError("min_replicas must not exceed max_replicas")
+        return self
+
+
+class ServeArgs(_Strict):
+    registry: str
+    models: dict[Task, ModelChoice] = Field(min_length=1)
+    batching: Batching = Field(default_factory=Batching)
+    autoscaling: Autoscaling = Field(default_factory=Autoscaling)
+    gpus_per_replica: float = Field(default=0.0, ge=0.0)
+    auth_token_env: str | None = "KILN_AUTH_TOKEN"
+    # Kiln's own, optional: a file holding the token (a mounted Secret) wins over the env var.
+    auth_token_file: str | None = None
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    # Logical CPUs Ray reserves per replica; onnxruntime threads are set separately.
+    cpus_per_replica: float = Field(default=0.5, gt=0.0)
+    # Two onnxruntime threads beat one on this hardware (SERVE-PERF.md); 0 = onnxruntime decides.
+    intra_op_threads: int = Field(default=2, ge=0, le=64)
+    # With one task the model deployment is also the HTTP ingress (about 30 % faster, no hop);
+    # set False to always put a separate ingress deployment in front.
+    collapse_single_task: bool = True
+
+
+class RuntimeConfig(_Strict):
+    """What a task deployment can change without a restart (Serve's ``user_config``)."""
+
+    version: Version = "latest"
+    canary_version: int | None = None
+    canary_percent: float = Field(default=0.0, ge=0.0, le=100.0)
+    max_batch_size: int = Field(default=8, ge=1, le=256)
+    batch_wait_timeout_s: float = Field(default=0.002, ge=0.0, le=1.0)
+
+    @classmethod
+    def from_args(cls, args: ServeArgs, task: str) -> RuntimeConfig:
+        choice = args.models[task]  # type: ignore[index]
+        return cls(
+            version=choice.version,
+            canary_version=choice.canary_version,
+            canary_percent=choice.canary_percent,
+            max_batch_size=args.batching.max_batch_size,
+            batch_wait_timeout_s=args.batching.batch_wait_timeout_s,
+        )

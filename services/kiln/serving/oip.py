@@ -1,0 +1,165 @@
+"""The Open Inference Protocol v2 (KServe / Triton REST): typed tensors in and out, including the
+binary tensor data extension (``Inference-Header-Content-Length``), as stock clients speak it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from kiln.errors import BadRequest, InvalidInput
+from kiln.registry import Manifest
+from kiln.serving.reply import Reply, json_reply
+
+HEADER_LENGTH = "Inference-Header-Content-Length"
+DATATYPES: dict[str, Any] = {
+    "BOOL": np.bool_,
+    "UINT8": np.uint8,
+    "UINT16": np.uint16,
+    "UINT32": np.uint32,
+    "UINT64": np.uint64,
+    "INT8": np.int8,
+    "INT16": np.int16,
+    "INT32": np.int32,
+    "INT64": np.int64,
+    "FP16": np.float16,
+    "FP32": np.float32,
+    "FP64": np.float64,
+}
+TO_DATATYPE = {
+    "float32": "FP32",
+    "float64": "FP64",
+    "int64": "INT64",
+    "int32": "INT32",
+    "uint8": "UINT8",
+}
+
+
+@dataclass
+class InferRequest:
+    id: str | None
+    tensor: np.ndarray
+    binary_output: bool
+
+
+def split_body(body: bytes, header_length: str | None) -> tuple[Any, bytes]:
+    """The JSON header of a request and the binary tensor data that follows it, if any."""
+    if header_length is None:
+        head, rest = body, b""
+    else:
+        try:
+            size = int(header_length)
+        except ValueError as e:
+            raise BadRequest(f"{HEADER_LENGTH} must be an integer, got {header_length!r}") from e
+        if not 0 <= size <= len(body):
+            raise BadRequest(f"{HEADER_LENGTH} is {size} but the body has {len(body)} bytes")
+        head, rest = body[:size], body[size:]
+    try:
+        return json.loads(head), rest
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BadRequest(f"the inference request header is not valid JSON: {e}") from e
+
+
+def parse_infer(body: bytes, header_length: str | None, manifest: Manifest) -> InferRequest:
+    payload, binary = split_body(body, header_length)
+    if not isinstance(payload, dict) or not isinstance(payload.get("inputs"), list):
+        raise BadRequest('an inference request is a JSON object with an "inputs" list')
+    want = manifest.inputs[0]
+    if len(payload["inputs"]) != 1:
+        raise InvalidInput(f"the model takes exactly one input, {want.name!r}")
+    spec = payload["inputs"][0]
+    if not isinstance(spec, dict) or spec.get("name") != want.name:
+        got = spec.get("name") if isinstance(spec, dict) else spec
+        raise InvalidInput(f"unknown input {got!r}; the model's input is {want.name!r}")
+    shape, datatype = spec.get("shape"), spec.get("datatype")
+    if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+        raise BadRequest(f'"shape" must be a list of non-negative integers, got {shape!r}')
+    expected = TO_DATATYPE.get(want.dtype, "FP32")
+    if datatype != expected:
+        raise InvalidInput(f"input datatype {datatype!r} does not match the model's {expected!r}")
+    dtype = DATATYPES[expected]
+    count = int(np.prod(shape)) if shape else 1
+    parameters = spec.get("parameters") or {}
+    if "binary_data_size" in parameters:
+        size = parameters["binary_data_size"]
+        if not isinstance(size, int) or size != len(binary):
+            raise BadRequest(
+                f"binary_data_size is {size!r} but {len(binary)} bytes follow the JSON header"
+            )
+        if size != count * np.dtype(dtype).itemsize:
+            raise InvalidInput(
+                f"{size} bytes of binary data do not hold a {datatype} tensor of shape {shape}"
+            )
+        array = np.frombuffer(binary, dtype=dtype).reshape(shape)
+    else:
+        try:
+            array = np.asarray(spec.get("data"), dtype=dtype)
+        except (TypeError, ValueError) as e:
+            raise InvalidInput(f'"data" must be numbers of datatype {datatype}: {e}') from e
+        if array.size != count:
+            raise InvalidInput(f'"data" holds {array.size} values; shape {shape} needs {count}')
+        array = array.reshape(shape)
+    return InferRequest(
+        id=payload.get("id") if isinstance(payload.get("id"), str) else None,
+        tensor=array,
+        binary_output=wants_binary(payload, manifest),
+    )
+
+
+def wants_binary(payload: dict[str, Any], manifest: Manifest) -> bool:
+    outputs = payload.get("outputs")
+    known = manifest.outputs[0].name
+    if outputs is None:
+        return bool((payload.get("parameters") or {}).get("binary_data_output", False))
+    if not isinstance(outputs, list):
+        raise BadRequest('"outputs" must be a list of requested outputs')
+    for output in outputs:
+        name = output.get("name") if isinstance(output, dict) else output
+        if name != known:
+            raise InvalidInput(f"unknown output {name!r}; the model's output is {known!r}")
+    return any(bool((o.get("parameters") or {}).get("binary_data")) for o in outputs)
+
+
+def infer_reply(request: InferRequest, manifest: Manifest, output: np.ndarray) -> Reply:
+    spec = manifest.outputs[0]
+    output = np.ascontiguousarray(output.astype(DATATYPES[TO_DATATYPE.get(spec.dtype, "FP32")]))
+    tensor: dict[str, Any] = {
+        "name": spec.name,
+        "datatype": TO_DATATYPE.get(spec.dtype, "FP32"),
+        "shape": list(output.shape),
+    }
+    head: dict[str, Any] = {
+        "model_name": manifest.name,
+        "model_version": str(manifest.version),
+        "outputs": [tensor],
+    }
+    if request.id is not None:
+        head["id"] = request.id
+    if not request.binary_output:
+        tensor["data"] = output.reshape(-1).tolist()
+        return json_reply(head)
+    raw = output.tobytes()
+    tensor["parameters"] = {"binary_data_size": len(raw)}
+    header = json.dumps(head, separators=(",", ":")).encode()
+    return Reply(200, header + raw, "application/octet-stream", {HEADER_LENGTH: str(len(header))})
+
+
+def model_metadata(manifest: Manifest, versions: list[int]) -> dict[str, Any]:
+    def tensor(spec: Any) -> dict[str, Any]:
+        return {
+            "name": spec.name,
+            "datatype": TO_DATATYPE.get(spec.dtype, "FP32"),
+            "shape": spec.shape,
+        }
+
+    return {
+        "name": manifest.name,
+        "versions": [str(v) for v in versions],
+        "platform": "onnxruntime_onnx",
+        "inputs": [tensor(s) for s in manifest.inputs],
+        "outputs": [tensor(s) for s in manifest.outputs],
+        "parameters": {"task": manifest.task, "architecture": manifest.architecture},
+    }
