@@ -62,7 +62,7 @@ app.kubernetes.io/component: {{ .component }}
 {{/* The operator's ServiceAccount name. */}}
 {{- define "kiln.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
-{{- default (printf "%s-operator" (include "kiln.fullname" .)) .Values.serviceAccount.name }}
+{{- default (include "kiln.componentName" (list . "operator")) .Values.serviceAccount.name }}
 {{- else }}
 {{- default "default" .Values.serviceAccount.name }}
 {{- end }}
@@ -96,4 +96,16 @@ capabilities:
     - ALL
 seccompProfile:
   type: RuntimeDefault
+{{- end }}
+
+{{/*
+"<fullname>-<suffix>", with the fullname cut so the whole stays within 63 characters and the
+suffix survives (cutting the end instead could make two objects' names collide).
+Call as: include "kiln.componentName" (list . "operator")
+*/}}
+{{- define "kiln.componentName" -}}
+{{- $root := index . 0 }}
+{{- $suffix := index . 1 }}
+{{- $room := sub 62 (len $suffix) | int }}
+{{- printf "%s-%s" (include "kiln.fullname" $root | trunc $room | trimSuffix "-") $suffix }}
 {{- end }}
