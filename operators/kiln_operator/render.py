@@ -1,0 +1,191 @@
+"""Pure rendering: a typed spec in, the KubeRay child manifest out.
+
+``render_rayjob`` turns a TrainingJob into a ``ray.io/v1`` RayJob whose entrypoint runs
+``kiln train`` and then ``kiln export``; ``render_rayservice`` turns a ModelDeployment into a
+RayService whose ``serveConfigV2`` runs ``kiln.serving.app:build_app``. No I/O and no clock:
+the same input always yields the same dict, which is what makes the handlers idempotent (a
+second apply of an unchanged rendering is a no-op). The owner reference is added by the
+handler (``kopf.adopt``), not here.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+import yaml
+
+from kiln_operator import cluster
+from kiln_operator.settings import OperatorSettings
+from kiln_operator.spec import ModelDeploymentSpec, TrainingJobSpec
+
+RAY_GROUP, RAY_VERSION = "ray.io", "v1"
+RUNS_DIR = "/tmp/kiln-runs"
+APP_NAME = "kiln"
+APP_IMPORT_PATH = "kiln.serving.app:build_app"
+AUTH_TOKEN_ENV = "KILN_AUTH_TOKEN"
+SERVE_PORT = 8000
+TRAINING_LABEL = "kiln.dev/training-job"
+DEPLOYMENT_LABEL = "kiln.dev/model-deployment"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "kiln-operator", "app.kubernetes.io/part-of": "kiln"}
+
+
+def run_id(job_name: str) -> str:
+    """The run directory name of a TrainingJob: its own name, so reruns are traceable."""
+    return job_name
+
+
+def entrypoint(name: str, spec: TrainingJobSpec) -> str:
+    """The shell command the RayJob runs: train, then (if asked) export and register."""
+    train = [
+        "kiln", "train",
+        "--task", spec.task,
+        "--model", spec.model,
+        "--data", spec.data,
+        "--epochs", str(spec.epochs),
+        "--batch-size", str(spec.batch_size),
+        "--workers", str(spec.workers),
+    ]  # fmt: skip
+    if spec.gpus_per_worker:
+        train += ["--gpus-per-worker", str(spec.gpus_per_worker)]
+    train += ["--out", RUNS_DIR, "--run-id", run_id(name)]
+    command = shlex.join(train)
+    if spec.export:
+        export = [
+            "kiln", "export", f"{RUNS_DIR}/{run_id(name)}",
+            "--registry", spec.registry,
+            "--name", spec.registered_name,
+        ]  # fmt: skip
+        command += " && " + shlex.join(export)
+    return command
+
+
+def render_rayjob(
+    name: str, namespace: str, spec: TrainingJobSpec, settings: OperatorSettings
+) -> dict[str, Any]:
+    labels = {**MANAGED_BY, TRAINING_LABEL: name, "kiln.dev/task": spec.task}
+    image = spec.image or settings.image
+    pull = settings.image_pull_policy
+    workers = cluster.worker_group(
+        "workers",
+        labels,
+        image,
+        pull,
+        replicas=spec.workers,
+        min_replicas=spec.workers,
+        max_replicas=spec.workers,
+        cpu=spec.cpus_per_worker,
+        memory=spec.memory_per_worker,
+        gpus=spec.gpus_per_worker,
+    )
+    job_spec: dict[str, Any] = {
+        "entrypoint": entrypoint(name, spec),
+        "shutdownAfterJobFinishes": True,
+        "ttlSecondsAfterFinished": settings.ttl_seconds_after_finished,
+        "backoffLimit": spec.backoff_limit,
+        "submissionMode": "K8sJobMode",
+        "rayClusterSpec": cluster.cluster_spec(
+            settings.ray_version,
+            cluster.head_group(labels, image, pull),
+            workers,
+            autoscaling=False,
+        ),
+    }
+    if spec.time_limit_seconds is not None:
+        job_spec["activeDeadlineSeconds"] = spec.time_limit_seconds
+    return _object("RayJob", name, namespace, labels, job_spec)
+
+
+def serve_args(spec: ModelDeploymentSpec) -> dict[str, Any]:
+    """The arguments ``kiln.serving.app:build_app`` receives (docs/INTERFACES.md, Serving)."""
+    return {
+        "registry": spec.registry,
+        "models": {
+            spec.task: {
+                "name": spec.model_name,
+                "version": spec.version,
+                "canary_version": spec.canary.version if spec.canary else None,
+                "canary_percent": spec.canary.percent if spec.canary else 0,
+            }
+        },
+        "batching": {
+            "max_batch_size": spec.batching.max_batch_size,
+            "batch_wait_timeout_s": spec.batching.batch_wait_timeout_s,
+        },
+        "autoscaling": {"min_replicas": spec.replicas.min, "max_replicas": spec.replicas.max},
+        "gpus_per_replica": spec.gpus_per_replica,
+        "auth_token_env": AUTH_TOKEN_ENV if spec.auth_secret_ref else None,
+    }
+
+
+def serve_config(spec: ModelDeploymentSpec) -> str:
+    """``serveConfigV2``: a YAML string (KubeRay's type) with Kiln's one Serve application.
+    Changing a version, the canary or batching changes only this string, which KubeRay applies
+    to the running cluster as a Serve config update instead of building a new cluster."""
+    config = {
+        "applications": [
+            {
+                "name": APP_NAME,
+                "import_path": APP_IMPORT_PATH,
+                "route_prefix": "/",
+                "args": serve_args(spec),
+            }
+        ]
+    }
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def render_rayservice(
+    name: str, namespace: str, spec: ModelDeploymentSpec, settings: OperatorSettings
+) -> dict[str, Any]:
+    labels = {**MANAGED_BY, DEPLOYMENT_LABEL: name, "kiln.dev/task": spec.task}
+    image = spec.image or settings.image
+    pull = settings.image_pull_policy
+    env = _auth_env(spec)
+    workers = cluster.worker_group(
+        "serve",
+        labels,
+        image,
+        pull,
+        replicas=max(spec.replicas.min, 1),
+        min_replicas=spec.replicas.min,
+        max_replicas=spec.replicas.max,
+        cpu=spec.cpus_per_replica,
+        memory=spec.memory_per_replica,
+        gpus=spec.gpus_per_replica,
+        env=env,
+    )
+    service_spec = {
+        "serveConfigV2": serve_config(spec),
+        "rayClusterConfig": cluster.cluster_spec(
+            settings.ray_version,
+            cluster.head_group(labels, image, pull, env=env),
+            workers,
+            # Serve autoscaling adds replicas; the Ray autoscaler adds worker pods for them.
+            autoscaling=spec.replicas.max > spec.replicas.min,
+        ),
+    }
+    return _object("RayService", name, namespace, labels, service_spec)
+
+
+def service_url(name: str, namespace: str) -> str:
+    """Where KubeRay's Serve Service for a RayService answers inside the cluster."""
+    return f"http://{name}-serve-svc.{namespace}.svc:{SERVE_PORT}"
+
+
+def _auth_env(spec: ModelDeploymentSpec) -> list[dict[str, Any]] | None:
+    if spec.auth_secret_ref is None:
+        return None
+    ref = {"name": spec.auth_secret_ref.name, "key": spec.auth_secret_ref.key}
+    return [{"name": AUTH_TOKEN_ENV, "valueFrom": {"secretKeyRef": ref}}]
+
+
+def _object(
+    kind: str, name: str, namespace: str, labels: dict[str, str], spec: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{RAY_GROUP}/{RAY_VERSION}",
+        "kind": kind,
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
+        "spec": spec,
+    }

@@ -1,0 +1,169 @@
+"""Typed models of the two custom resources' specs, validated once at the handler's edge.
+
+The CRD's OpenAPI schema (``crds/*.yaml``) already refuses wrong types, applies defaults and
+enforces minimums on the server; these models add what a schema cannot say: that a task and
+model exist together in ``kiln.models.catalog``, that min replicas do not exceed max, and that
+a canary differs from the primary version. A spec that fails here becomes a ``ConfigError``
+whose message names every problem; the handler turns it into a condition and an Event.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from kiln.config import Task, validate
+from kiln.models import catalog
+
+# Kubernetes resource quantities ("500m", "2", "4Gi"): what a container's requests accept.
+_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+# A registry model name, as kiln.registry accepts it.
+_MODEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+
+
+class _Spec(BaseModel):
+    """CR specs arrive in camelCase; Python reads snake_case. Unknown keys are refused."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+
+def _quantity(value: str | int | float) -> str:
+    text = str(value)
+    if not _QUANTITY.match(text):
+        raise ValueError(
+            f"expected a Kubernetes quantity such as '2', '500m' or '4Gi', got {text!r}"
+        )
+    return text
+
+
+def _model_name(value: str) -> str:
+    if not _MODEL_NAME.match(value):
+        raise ValueError(
+            "expected 1-63 lowercase letters, digits, '_', '.' or '-', starting with a letter "
+            f"or digit, got {value!r}"
+        )
+    return value
+
+
+class TrainingJobSpec(_Spec):
+    task: Task
+    model: str
+    data: str = Field(min_length=1)
+    epochs: int = Field(default=10, ge=1)
+    batch_size: int = Field(default=32, ge=1)
+    workers: int = Field(default=2, ge=1)
+    gpus_per_worker: int = Field(default=0, ge=0)
+    cpus_per_worker: str = "2"
+    memory_per_worker: str = "4Gi"
+    image: str | None = None
+    registry: str = Field(min_length=1)
+    export: bool = True
+    model_name: str | None = None
+    backoff_limit: int = Field(default=0, ge=0)
+    time_limit_seconds: int | None = Field(default=None, ge=60)
+
+    _check_cpu = field_validator("cpus_per_worker", mode="before")(_quantity)
+    _check_memory = field_validator("memory_per_worker", mode="before")(_quantity)
+
+    @field_validator("model_name")
+    @classmethod
+    def _check_model_name(cls, value: str | None) -> str | None:
+        return None if value is None else _model_name(value)
+
+    @model_validator(mode="after")
+    def _model_fits_task(self) -> TrainingJobSpec:
+        catalog.check(self.task, self.model)  # ConfigError naming the choices
+        return self
+
+    @property
+    def registered_name(self) -> str:
+        """The registry name the export step registers under (the model name by default)."""
+        return self.model_name or self.model
+
+
+class Canary(_Spec):
+    version: int = Field(ge=1)
+    percent: int = Field(default=10, ge=0, le=100)
+
+
+class Replicas(_Spec):
+    min: int = Field(default=1, ge=0)
+    max: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Replicas:
+        if self.min > self.max:
+            raise ValueError(f"replicas.min ({self.min}) must not exceed replicas.max ({self.max})")
+        return self
+
+
+class Batching(_Spec):
+    max_batch_size: int = Field(default=16, ge=1, le=1024)
+    batch_wait_timeout_s: float = Field(default=0.01, ge=0, le=10)
+
+
+class SecretRef(_Spec):
+    name: str = Field(min_length=1)
+    key: str = Field(default="token", min_length=1)
+
+
+class ModelDeploymentSpec(_Spec):
+    task: Task
+    model_name: str
+    version: int | str = "latest"
+    canary: Canary | None = None
+    replicas: Replicas = Replicas()
+    batching: Batching = Batching()
+    gpus_per_replica: float = Field(default=0, ge=0)
+    cpus_per_replica: str = "1"
+    memory_per_replica: str = "2Gi"
+    image: str | None = None
+    registry: str = Field(min_length=1)
+    auth_secret_ref: SecretRef | None = None
+
+    _check_name = field_validator("model_name")(_model_name)
+    _check_cpu = field_validator("cpus_per_replica", mode="before")(_quantity)
+    _check_memory = field_validator("memory_per_replica", mode="before")(_quantity)
+
+    @field_validator("version")
+    @classmethod
+    def _check_version(cls, value: int | str) -> int | str:
+        # The CRD lets users write `version: 3` or `version: "3"`; both mean version 3.
+        if isinstance(value, int) or value.isdigit():
+            number = int(value)
+            if number < 1:
+                raise ValueError(f"expected a version >= 1 or 'latest', got {value!r}")
+            return number
+        if value != "latest":
+            raise ValueError(f"expected a version number or 'latest', got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _canary_differs(self) -> ModelDeploymentSpec:
+        if self.canary is not None and self.canary.version == self.version:
+            raise ValueError(
+                f"canary.version ({self.canary.version}) must differ from version; "
+                "to send all traffic to one version, drop the canary"
+            )
+        return self
+
+
+def parse_training_job(spec: dict[str, Any]) -> TrainingJobSpec:
+    """A TrainingJob's ``spec`` as a typed model, or a ConfigError naming each problem."""
+    return _parse(TrainingJobSpec, spec, "TrainingJob spec")
+
+
+def parse_model_deployment(spec: dict[str, Any]) -> ModelDeploymentSpec:
+    """A ModelDeployment's ``spec`` as a typed model, or a ConfigError naming each problem."""
+    return _parse(ModelDeploymentSpec, spec, "ModelDeployment spec")
+
+
+def _parse(model: type[_Spec], spec: dict[str, Any], source: str) -> Any:
+    # kiln.config.validate turns pydantic's errors into one ConfigError; catalog.check raises
+    # its own ConfigError from inside the model validator, which passes through unchanged.
+    return validate(model, dict(spec), source=source)
