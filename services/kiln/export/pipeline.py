@@ -1,0 +1,133 @@
+"""One export, start to finish: read the run, convert, audit, prove parity, register.
+
+Nothing reaches the registry unless every step passed: the ONNX bytes are checked by
+``onnx.checker``, opened by an onnxruntime CPU session, audited for ops that do not belong in an
+inference graph, and compared with Keras on the run's validation sample.
+
+Run as ``python -m kiln.export.pipeline CONFIG_JSON`` it is the GPU-free child process that
+``run_export`` falls back to when its caller's TensorFlow already holds a GPU.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from kiln import errors
+from kiln.errors import DataError, KilnError
+from kiln.export import gpu
+from kiln.export.config import ExportConfig
+from kiln.registry import Manifest, RegistryStore
+from kiln.registry.store import check_name
+
+Progress = Callable[[str], None]
+
+
+def run_export(config: ExportConfig, progress: Progress | None = None) -> Manifest:
+    """Export ``config.run_dir`` into ``config.registry``; returns the stored manifest."""
+    say = progress or (lambda message: None)
+    if gpu.hide_gpus():
+        return _export(config, say)
+    say("TensorFlow already holds a GPU in this process: exporting in a GPU-free child process")
+    return _export_in_child(config)
+
+
+def _export(config: ExportConfig, say: Progress) -> Manifest:
+    # TensorFlow is imported only now, after hide_gpus() had its chance.
+    from kiln.export.audit import audit_ops, recurrent_notes
+    from kiln.export.convert import op_summary, producer_versions, tensor_specs, to_onnx
+    from kiln.export.describe import build_manifest
+    from kiln.export.parity import check_parity, cpu_session
+    from kiln.export.rundir import read_run
+    from kiln.export.twin import inference_twin
+
+    run = read_run(config.run_dir)
+    name = check_name(config.name or run.model)
+    store = RegistryStore(config.registry)  # a bad registry URI fails before the slow part
+    say(f"loading {run.checkpoint} ({run.task}, {run.model})")
+    model = load_checkpoint(run.checkpoint)
+    twin, notes = inference_twin(model)
+    for note in notes:
+        say(f"inference twin: {note}")
+    say(f"converting with tf2onnx (opset {config.opset}, dynamic batch)")
+    proto = to_onnx(twin, list(run.info.input_shape), config.opset)
+    onnx_bytes = proto.SerializeToString()
+    ops = op_summary(proto)
+    audit_ops(name, ops)
+    say("ops: " + ", ".join(f"{op}×{count}" for op, count in ops.items()))
+    session = cpu_session(onnx_bytes)
+    say(f"parity: {len(run.sample_x)} validation items + {config.random_samples} random inputs")
+    parity = check_parity(
+        model,
+        session,
+        run.sample_x,
+        name=name,
+        atol=config.atol,
+        random_count=config.random_samples,
+        seed=config.seed,
+    )
+    notes += recurrent_notes(model, ops, session, run.sample_x)
+    manifest = build_manifest(
+        run,
+        name=name,
+        opset=config.opset,
+        inputs=tensor_specs(proto.graph.input),
+        outputs=tensor_specs(proto.graph.output),
+        op_summary=ops,
+        parity=parity,
+        notes=notes,
+        producer=producer_versions(),
+    )
+    stored = store.register(manifest, onnx_bytes)
+    say(f"registered {stored.ref} in {config.registry}")
+    return stored
+
+
+def load_checkpoint(path: Path):
+    """Load a ``.keras`` checkpoint for inference (no optimizer state needed)."""
+    import keras
+
+    # Kiln's builders register any custom layers they use with Keras' serializer.
+    with contextlib.suppress(ImportError):
+        import kiln.models.build  # noqa: F401
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except (ValueError, OSError, TypeError) as e:
+        raise DataError(f"cannot load the checkpoint {path}: {e}") from e
+
+
+def _export_in_child(config: ExportConfig) -> Manifest:
+    """Run the export in a fresh interpreter that cannot see a GPU."""
+    command = [sys.executable, "-m", "kiln.export.pipeline", config.model_dump_json()]
+    result = subprocess.run(command, env=gpu.child_environment(), capture_output=True, text=True)
+    sys.stderr.write(result.stderr)
+    lines = result.stdout.strip().splitlines()
+    reply = json.loads(lines[-1]) if lines and lines[-1].startswith("{") else {}
+    if result.returncode == 0 and "manifest" in reply:
+        return Manifest.model_validate(reply["manifest"])
+    # Re-raise the child's Kiln error as the same class, so callers see a ParityError as one.
+    error_class = getattr(errors, str(reply.get("error")), KilnError)
+    if not (isinstance(error_class, type) and issubclass(error_class, KilnError)):
+        error_class = KilnError
+    message = reply.get("message") or f"exit status {result.returncode}"
+    raise error_class(f"(GPU-free export process) {message}")
+
+
+def _main(argv: list[str]) -> int:
+    config = ExportConfig.model_validate(json.loads(argv[0]))
+    try:
+        manifest = _export(config, lambda message: print(message, file=sys.stderr))
+    except KilnError as e:
+        print(json.dumps({"error": type(e).__name__, "message": e.message}))
+        return 2
+    print(json.dumps({"manifest": manifest.model_dump(mode="json")}))
+    return 0
+
+
+if __name__ == "__main__":
+    gpu.hide_gpus()
+    sys.exit(_main(sys.argv[1:]))
