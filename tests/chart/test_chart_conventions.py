@@ -64,11 +64,11 @@ def test_pods_run_non_root_read_only_without_privileges(render):
 def test_operator_is_probed_on_kopf_liveness_and_exposes_metrics(render):
     (deployment,) = [o for o in render({}) if o["kind"] == "Deployment"]
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
-    assert container["command"][:4] == ["kopf", "run", "--module", "kiln_operator"]
-    assert "--liveness=http://0.0.0.0:8080/healthz" in container["args"]
-    assert "--all-namespaces" in container["args"]
+    assert container["command"] == ["python", "-m", "kiln_operator"]
+    # No namespace named: the operator watches all of them.
+    assert container["args"] == ["--liveness=http://0.0.0.0:8081/healthz"]
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-    assert ports == {"healthz": 8080, "metrics": 9090}
+    assert ports == {"healthz": 8081, "metrics": 8080}
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "healthz"}
 
 
@@ -84,10 +84,14 @@ def test_changing_ray_defaults_rolls_the_operator(render):
 def test_ray_defaults_reach_the_operator(render):
     values = {"ray": {"gcsFaultTolerance": {"redisAddress": "redis:6379"}}}
     (config,) = [o for o in render(values) if o["kind"] == "ConfigMap"]
-    assert config["data"]["KILN_RAY_AUTH_MODE"] == "token"
-    assert config["data"]["KILN_RAY_SERVE_HA_PROXY"] == "1"
-    assert config["data"]["KILN_RAY_SERVE_THROUGHPUT_OPTIMIZED"] == "1"
-    assert config["data"]["KILN_RAY_GCS_REDIS_ADDRESS"] == "redis:6379"
+    assert config["data"]["KILN_OPERATOR_METRICS_PORT"] == "8080"
+    assert config["data"]["KILN_OPERATOR_RAY_AUTH_MODE"] == "token"
+    assert config["data"]["KILN_OPERATOR_SERVE_HA_PROXY"] == "1"
+    assert config["data"]["KILN_OPERATOR_SERVE_THROUGHPUT_OPTIMIZED"] == "1"
+    assert config["data"]["KILN_OPERATOR_GCS_REDIS_ADDRESS"] == "redis:6379"
+    (deployment,) = [o for o in render(values) if o["kind"] == "Deployment"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["envFrom"] == [{"configMapRef": {"name": config["metadata"]["name"]}}]
 
 
 def test_rbac_is_cluster_wide_only_without_watch_namespaces(render):
@@ -110,7 +114,7 @@ def test_rbac_is_cluster_wide_only_without_watch_namespaces(render):
     assert role_namespaces == ["team-a", "team-b"]
     (deployment,) = [o for o in narrowed if o["kind"] == "Deployment"]
     args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert "--namespace=team-a" in args and "--all-namespaces" not in args
+    assert "--namespace=team-a" in args and "--namespace=team-b" in args
 
 
 def test_operator_may_not_touch_secrets_pods_or_anything_beyond_its_kinds(render):
@@ -140,5 +144,5 @@ def test_helm_test_pod_asks_the_operator_liveness_endpoint(render):
     (pod,) = [o for o in render({}) if o["kind"] == "Pod"]
     assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
     assert pod["spec"]["containers"][0]["command"][-1] == (
-        "http://kiln-operator.kiln.svc:8080/healthz"
+        "http://kiln-operator.kiln.svc:8081/healthz"
     )
