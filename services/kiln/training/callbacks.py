@@ -1,0 +1,179 @@
+"""The callbacks every worker runs: the book's three, plus per-epoch reporting to Ray Train.
+
+Every rank runs the same callbacks in the same order, because under MultiWorkerMirroredStrategy
+anything that might touch a collective (saving reads synchronised variables) must happen on all
+workers, and ``ray.train.report`` is a barrier that every rank must reach equally often. Only
+rank 0's files are kept; the other ranks write to a scratch directory that is thrown away.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import ray.train
+
+from kiln.training.checkpointing import RunState, write_checkpoint
+from kiln.training.config import TrainConfig
+from kiln.training.metrics import TrainingMetrics
+
+
+class ReportToRayTrain(keras.callbacks.Callback):
+    """At each epoch's end: record the epoch, checkpoint it, report it, publish metrics."""
+
+    def __init__(
+        self,
+        *,
+        state: RunState,
+        best_path: Path,
+        rank: int,
+        world_size: int,
+        samples_per_epoch: int,
+        metrics: TrainingMetrics | None,
+        progress: Any = None,
+    ) -> None:
+        super().__init__()
+        self.state = state
+        self.best_path = best_path
+        self.rank = rank
+        self.world_size = world_size
+        self.samples_per_epoch = samples_per_epoch
+        self.metrics = metrics
+        self.progress = progress
+        self._started = time.perf_counter()
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._started = time.perf_counter()
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        # Every rank publishes a digest of its weights: equal digests prove the workers
+        # trained one model in step rather than two models side by side.
+        if self.progress is not None:
+            digest = weights_digest(self.model)
+            self.progress.put_nowait({"kind": "weights", "rank": self.rank, "sha256": digest})
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        seconds = time.perf_counter() - self._started
+        logs = {key: float(value) for key, value in (logs or {}).items()}
+        samples_per_second = self.samples_per_epoch / seconds if seconds > 0 else 0.0
+        self.state.record_epoch(epoch, logs, seconds, samples_per_second)
+        report = {
+            "kind": "epoch",
+            **logs,
+            "epoch": epoch + 1,
+            "epoch_seconds": seconds,
+            "samples_per_second": samples_per_second,
+        }
+        with tempfile.TemporaryDirectory(prefix=f"kiln-ckpt-{self.rank}-") as scratch:
+            write_checkpoint(Path(scratch), self.model, self.best_path, self.state)
+            checkpoint = ray.train.Checkpoint.from_directory(scratch) if self.rank == 0 else None
+            ray.train.report(
+                {key: value for key, value in report.items() if key != "kind"},
+                checkpoint=checkpoint,
+            )
+        if self.rank == 0:
+            if self.metrics is not None:
+                self.metrics.record_epoch(
+                    epoch=epoch + 1,
+                    loss=logs.get("loss", float("nan")),
+                    val_loss=logs.get("val_loss"),
+                    seconds=seconds,
+                    samples_per_second=samples_per_second,
+                    workers=self.world_size,
+                )
+            if self.progress is not None:
+                self.progress.put_nowait(report)
+
+
+def weights_digest(model: keras.Model) -> str:
+    hasher = hashlib.sha256()
+    for weights in model.get_weights():
+        hasher.update(np.ascontiguousarray(weights).tobytes())
+    return hasher.hexdigest()
+
+
+class FailOnce(keras.callbacks.Callback):
+    """Test-only: the worker dies, like a killed pod, at the start of one epoch, once per run.
+
+    A marker file in the run's checkpoint storage makes sure the restarted worker carries on.
+    """
+
+    def __init__(self, epoch: int, marker: Path) -> None:
+        super().__init__()
+        self.epoch = epoch
+        self.marker = marker
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        if epoch == self.epoch and not self.marker.exists():
+            self.marker.parent.mkdir(parents=True, exist_ok=True)
+            self.marker.write_text(f"worker {os.getpid()} killed itself at epoch {epoch}\n")
+            os._exit(17)
+
+
+def build_callbacks(
+    config: TrainConfig,
+    *,
+    state: RunState,
+    scratch: Path,
+    rank: int,
+    world_size: int,
+    samples_per_epoch: int,
+    metrics: TrainingMetrics | None,
+    progress: Any,
+    fail_marker: Path | None,
+) -> list[keras.callbacks.Callback]:
+    """ModelCheckpoint, EarlyStopping, ReduceLROnPlateau, then the Ray Train report."""
+    best_path = scratch / "best.keras"
+    callbacks: list[keras.callbacks.Callback] = []
+    if config.fail_at_epoch is not None and fail_marker is not None and rank == world_size - 1:
+        callbacks.append(FailOnce(config.fail_at_epoch, fail_marker))
+    callbacks.append(
+        keras.callbacks.ModelCheckpoint(
+            filepath=str(best_path),
+            monitor="val_loss",
+            save_best_only=True,
+            # After a restart, only a model better than the best so far replaces it.
+            initial_value_threshold=state.best_val_loss,
+        )
+    )
+    if config.early_stopping.enabled:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss",
+                patience=config.early_stopping.patience,
+                min_delta=config.early_stopping.min_delta,
+                restore_best_weights=config.early_stopping.restore_best_weights,
+            )
+        )
+    if config.reduce_lr.enabled:
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor="val_loss",
+                patience=config.reduce_lr.patience,
+                factor=config.reduce_lr.factor,
+                min_lr=config.reduce_lr.min_lr,
+            )
+        )
+    callbacks.append(
+        ReportToRayTrain(
+            state=state,
+            best_path=best_path,
+            rank=rank,
+            world_size=world_size,
+            samples_per_epoch=samples_per_epoch,
+            metrics=metrics,
+            progress=progress,
+        )
+    )
+    return callbacks
+
+
+def remove_scratch(scratch: Path) -> None:
+    shutil.rmtree(scratch, ignore_errors=True)

@@ -1,0 +1,233 @@
+"""The driver: check the config, start (or join) Ray, run the TensorflowTrainer, write the run.
+
+``train(config)`` is the programmatic API behind ``kiln train`` and the demo; ``resume(run_dir)``
+continues an interrupted run from its last checkpoint. Both return a ``RunResult``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from rich.console import Console
+
+from kiln.errors import ConfigError, DataError, KilnError
+from kiln.training import console as display
+from kiln.training.checkpointing import BEST_FILE, MODEL_FILE, RunState, copy_checkpoint, read_state
+from kiln.training.config import TrainConfig, preflight
+from kiln.training.rundir import (
+    BEST_MODEL_FILE,
+    CHECKPOINTS_DIR,
+    LOGS_DIR,
+    RunDir,
+    RunRecord,
+    default_run_id,
+    now,
+)
+from kiln.training.session import cluster_gpus, copy_session_logs, ray_logs_to, ray_session
+
+# Environment of every training worker: TensorFlow's C++ start-up banner is noise here.
+WORKER_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2"}
+RAY_STORAGE_NAME = "ray"
+
+
+class TrainingFailed(KilnError):
+    """Training itself failed (a worker error that outlived ``max_failures``)."""
+
+    status = 500
+    code = "training_failed"
+
+
+class RunResult(BaseModel):
+    """What a finished run produced; ``record`` is the run's ``run.json``."""
+
+    run_dir: Path
+    record: RunRecord
+    history: dict[str, list[float]]
+
+    @property
+    def run_id(self) -> str:
+        return self.record.run_id
+
+    @property
+    def evaluation(self) -> dict[str, Any]:
+        return self.record.evaluation
+
+
+def train(config: TrainConfig, *, console: Console | None = None) -> RunResult:
+    """Train a new run as ``config`` says; the run directory is ``config.out/<run_id>``."""
+    preflight(config, gpus_available=None if config.address is None else 10**6)
+    run_id = config.run_id or default_run_id(config)
+    run = RunDir.create(config, run_id)
+    return _execute(run.read_config(), run, console or Console())
+
+
+def resume(
+    run_dir: str | Path, *, overrides: dict[str, Any] | None = None, console: Console | None = None
+) -> RunResult:
+    """Continue an interrupted run from its last checkpoint (``overrides``: e.g. address)."""
+    run = RunDir(run_dir)
+    config = run.read_config()
+    if overrides:
+        config = TrainConfig.model_validate({**config.model_dump(), **overrides})
+    if run.path("run.json").exists() and run.read_record().status == "completed":
+        raise ConfigError(f"run {run.root} already completed; start a new run instead of --resume")
+    preflight(config, gpus_available=None if config.address is None else 10**6)
+    return _execute(config, run, console or Console())
+
+
+def _execute(config: TrainConfig, run: RunDir, console: Console) -> RunResult:
+    assert config.run_id is not None
+    record = RunRecord(
+        run_id=config.run_id,
+        task=config.task,
+        model=config.model,
+        workers=config.workers,
+        per_worker_batch_size=config.batch_size,
+        global_batch_size=config.global_batch_size,
+        epochs_requested=config.epochs,
+        ray_address=config.address,
+        timings={"started": now()},
+    )
+    run.write_record(record)
+    started = time.time()
+    display.starting(console, config, run.root)
+    try:
+        # Loading the data here first turns a dataset the loader refuses into a clear error
+        # before any cluster starts, and gives the run record its DatasetInfo.
+        from kiln.data.loaders import load_splits
+
+        try:
+            splits = load_splits(config.task, config.data, config.data_options)
+        except DataError as e:
+            raise ConfigError(f"--data {config.data}: {e.message}") from e
+        record.dataset_info = splits.info.model_dump(mode="json")
+        run.write_record(record)
+        with (
+            ray_logs_to(run.path(LOGS_DIR) / "driver.log"),
+            ray_session(config.address, worker_env=WORKER_ENV),
+        ):
+            if config.gpus_per_worker and cluster_gpus() < config.gpus_per_worker:
+                raise ConfigError(
+                    f"--gpus-per-worker {config.gpus_per_worker:g}: the Ray cluster has "
+                    f"{cluster_gpus()} GPUs; use --gpus-per-worker 0 to train on CPUs"
+                )
+            state, digests = _fit(config, run, console)
+            copy_session_logs(run.path(LOGS_DIR) / "ray", since=started)
+        record = _finish(config, run, record, splits, state, digests, started)
+    except BaseException as e:
+        record.status = "failed"
+        record.error = getattr(e, "message", None) or f"{type(e).__name__}: {e}"
+        record.timings.update(finished=now(), seconds=round(time.time() - started, 2))
+        run.write_record(record)
+        raise
+    display.summary(console, record, run.root)
+    return RunResult(run_dir=run.root, record=record, history=state.history)
+
+
+def _fit(config: TrainConfig, run: RunDir, console: Console) -> tuple[RunState, dict[int, str]]:
+    """Run the TensorflowTrainer; return the final checkpoint's state and each rank's digest."""
+    from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+    from ray.train.tensorflow import TensorflowTrainer
+    from ray.util.queue import Queue
+
+    from kiln.training.worker import train_loop_per_worker
+
+    storage = run.path(CHECKPOINTS_DIR).resolve()
+    storage.mkdir(parents=True, exist_ok=True)
+    progress = Queue(actor_options={"num_cpus": 0})
+    resources = {"CPU": config.cpus_per_worker}
+    if config.gpus_per_worker:
+        resources["GPU"] = config.gpus_per_worker
+    trainer = TensorflowTrainer(
+        train_loop_per_worker,
+        train_loop_config={
+            "config": config.model_dump(mode="json"),
+            "run_id": config.run_id,
+            "storage": str(storage),
+            "progress": progress,
+        },
+        scaling_config=ScalingConfig(
+            num_workers=config.workers,
+            use_gpu=config.gpus_per_worker > 0,
+            resources_per_worker=resources,
+        ),
+        run_config=RunConfig(
+            name=RAY_STORAGE_NAME,
+            storage_path=str(storage),
+            failure_config=FailureConfig(max_failures=config.max_failures),
+            checkpoint_config=CheckpointConfig(num_to_keep=2),
+            worker_runtime_env={"env_vars": WORKER_ENV},
+        ),
+    )
+    digests: dict[int, str] = {}
+    done = threading.Event()
+    printer = threading.Thread(
+        target=display.follow, args=(console, progress, config, digests, done), daemon=True
+    )
+    printer.start()
+    try:
+        result = trainer.fit()
+    except Exception as e:
+        raise TrainingFailed(f"training failed: {e}") from e
+    finally:
+        done.set()
+        printer.join(timeout=10)
+        _kill_quietly(progress)
+    if result.error is not None:
+        raise TrainingFailed(f"training failed: {result.error}") from result.error
+    if result.checkpoint is None:
+        raise TrainingFailed("training finished without reporting a checkpoint")
+    local = run.path(CHECKPOINTS_DIR) / "final"
+    shutil.rmtree(local, ignore_errors=True)
+    with result.checkpoint.as_directory() as directory:
+        copy_checkpoint(Path(directory), local)
+    best = local / BEST_FILE if (local / BEST_FILE).exists() else local / MODEL_FILE
+    shutil.copyfile(best, run.path(BEST_MODEL_FILE))
+    return read_state(local), digests
+
+
+def _kill_quietly(queue: Any) -> None:
+    import ray
+
+    # The actor may already be gone with its cluster; then there is nothing to clean up.
+    with contextlib.suppress(Exception):
+        ray.kill(queue.actor)
+
+
+def _finish(
+    config: TrainConfig,
+    run: RunDir,
+    record: RunRecord,
+    splits: Any,
+    state: RunState,
+    digests: dict[int, str],
+    started: float,
+) -> RunRecord:
+    """Evaluate the best model on the test split and write the run's artifacts and record."""
+    from kiln.training.artifacts import write_artifacts
+
+    evaluation = write_artifacts(config, run, state, splits)
+    record.status = "completed"
+    record.epochs_trained = state.epochs_completed
+    record.trained = state.trained
+    record.restarts = max(0, state.attempt - 1)
+    record.best_val_loss = state.best_val_loss
+    record.evaluation = {
+        **evaluation,
+        "rank_weights_sha256": {str(k): v for k, v in digests.items()},
+    }
+    seconds = time.time() - started
+    record.timings.update(
+        finished=now(),
+        seconds=round(seconds, 2),
+        epoch_seconds=[round(value, 3) for value in state.epoch_seconds],
+        samples_per_second=[round(value, 1) for value in state.samples_per_second],
+    )
+    run.write_record(record)
+    return record

@@ -1,0 +1,99 @@
+"""The final evaluation of a run's best model on the test split, in each task's own terms.
+
+Forecasting: MAE in °C (the loaders keep targets in °C) next to the naive baseline's MAE on the
+same test windows. Segmentation: pixel accuracy and mean IoU over the classes that occur.
+Classification: accuracy, and a confusion matrix (also drawn by ``plots``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from kiln.data.info import DatasetInfo
+
+EVALUATION_BATCH = 64
+VALIDATION_SAMPLE = 64
+
+
+def predict_split(model: Any, dataset: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Predictions and targets for a whole unbatched ``(x, y)`` split, in order."""
+    predictions, targets = [], []
+    for x, y in dataset.batch(EVALUATION_BATCH):
+        predictions.append(np.asarray(model(x, training=False)))
+        targets.append(np.asarray(y))
+    return np.concatenate(predictions), np.concatenate(targets)
+
+
+def class_predictions(outputs: np.ndarray, num_classes: int) -> np.ndarray:
+    """Class indices from model outputs: one sigmoid unit for two classes, else a softmax."""
+    if num_classes == 2 and outputs.shape[-1] == 1:
+        return (outputs[..., 0] > 0.5).astype(np.int64)
+    return np.argmax(outputs, axis=-1)
+
+
+def forecasting_metrics(outputs: np.ndarray, targets: np.ndarray, info: DatasetInfo) -> dict:
+    mae = float(np.mean(np.abs(outputs.reshape(-1) - targets.reshape(-1))))
+    naive = info.naive_baseline_mae
+    metrics: dict[str, Any] = {"test_mae_celsius": mae, "naive_baseline_mae_celsius": naive}
+    if naive:
+        metrics["improvement_over_naive"] = 1.0 - mae / naive
+    return metrics
+
+
+def segmentation_metrics(outputs: np.ndarray, targets: np.ndarray, info: DatasetInfo) -> dict:
+    predicted = class_predictions(outputs, max(info.num_classes, outputs.shape[-1]))
+    truth = targets.reshape(predicted.shape).astype(np.int64)
+    ious = {}
+    for label in range(outputs.shape[-1]):
+        union = np.logical_or(predicted == label, truth == label).sum()
+        if union:
+            intersection = np.logical_and(predicted == label, truth == label).sum()
+            ious[label] = float(intersection / union)
+    return {
+        "test_pixel_accuracy": float(np.mean(predicted == truth)),
+        "test_mean_iou": float(np.mean(list(ious.values()))) if ious else 0.0,
+        "test_iou_per_class": {str(label): iou for label, iou in ious.items()},
+    }
+
+
+def confusion_matrix(predicted: np.ndarray, truth: np.ndarray, num_classes: int) -> np.ndarray:
+    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(matrix, (truth, predicted), 1)
+    return matrix
+
+
+def classification_metrics(outputs: np.ndarray, targets: np.ndarray, info: DatasetInfo) -> dict:
+    num_classes = max(info.num_classes, 2)
+    predicted = class_predictions(outputs, num_classes)
+    truth = targets.reshape(predicted.shape).astype(np.int64)
+    return {
+        "test_accuracy": float(np.mean(predicted == truth)),
+        "confusion_matrix": confusion_matrix(predicted, truth, num_classes).tolist(),
+        "class_names": info.class_names,
+    }
+
+
+METRICS = {
+    "forecasting": forecasting_metrics,
+    "segmentation": segmentation_metrics,
+    "classification": classification_metrics,
+}
+
+
+def evaluate(model: Any, test: Any, info: DatasetInfo) -> dict:
+    """The task's test metrics for ``model`` (plus the number of test items)."""
+    outputs, targets = predict_split(model, test)
+    metrics = METRICS[info.task](outputs, targets, info)
+    metrics["test_items"] = int(len(targets))
+    return metrics
+
+
+def validation_sample(validation: Any, count: int = VALIDATION_SAMPLE) -> dict[str, np.ndarray]:
+    """Up to ``count`` validation items as arrays ``x`` and ``y`` (the export parity gate's)."""
+    xs, ys = [], []
+    for x, y in validation.take(count):
+        xs.append(np.asarray(x))
+        ys.append(np.asarray(y))
+    return {"x": np.stack(xs).astype(np.float32), "y": np.stack(ys)}

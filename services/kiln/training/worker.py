@@ -1,0 +1,146 @@
+"""The per-worker training loop that Ray Train runs on every worker.
+
+Each worker creates a MultiWorkerMirroredStrategy first (collective ops must be configured
+before any other TensorFlow op; Ray's TensorflowTrainer has set TF_CONFIG), loads its shard of
+the data, builds and compiles the model inside ``strategy.scope()`` (or restores it, with its
+optimizer state, from the last Ray Train checkpoint) and runs ``model.fit``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import keras
+import ray.train
+import tensorflow as tf
+
+from kiln.errors import DataError
+from kiln.training import keras_mwms_patch
+from kiln.training.callbacks import build_callbacks, remove_scratch
+from kiln.training.checkpointing import BEST_FILE, MODEL_FILE, RunState, copy_checkpoint, read_state
+from kiln.training.config import TrainConfig
+from kiln.training.metrics import TrainingMetrics
+
+FAIL_MARKER = "failed-once.txt"
+
+
+def distribute(
+    strategy: tf.distribute.Strategy,
+    dataset: tf.data.Dataset,
+    *,
+    count: int,
+    per_worker_batch: int,
+    seed: int | None,
+    max_steps: int | None,
+) -> tuple[Any, int]:
+    """This worker's shard of an unbatched split, batched, repeated; and the steps per epoch.
+
+    Every worker must run the same number of steps, or the collectives of the last step wait
+    forever; the steps are computed from the split's size and the dataset repeats, so no
+    worker runs out of data early.
+    """
+    workers = strategy.num_replicas_in_sync
+    if count < workers:
+        raise DataError(f"a split of {count} items cannot be shared by {workers} workers")
+    steps = max(1, (count // workers) // per_worker_batch)
+    if max_steps is not None:
+        steps = min(steps, max_steps)
+
+    def shard(context: tf.distribute.InputContext) -> tf.data.Dataset:
+        part = dataset.shard(context.num_input_pipelines, context.input_pipeline_id).cache()
+        if seed is not None:
+            buffer = max(1, min(count // workers, 10_000))
+            part = part.shuffle(buffer, seed=seed + context.input_pipeline_id)
+        batch = context.get_per_replica_batch_size(per_worker_batch * workers)
+        return part.repeat().batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+    return strategy.distribute_datasets_from_function(shard), steps
+
+
+def _restore(checkpoint: ray.train.Checkpoint, scratch: Path) -> tuple[keras.Model, RunState]:
+    restored = scratch / "restored"
+    with checkpoint.as_directory() as directory:
+        copy_checkpoint(Path(directory), restored)
+    state = read_state(restored)
+    state.attempt += 1
+    if (restored / BEST_FILE).exists():
+        shutil.copyfile(restored / BEST_FILE, scratch / BEST_FILE)
+    return keras.models.load_model(restored / MODEL_FILE), state
+
+
+def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
+    """Ray Train's entry point on each worker. ``loop_config`` carries the TrainConfig (as a
+    dict), the run id, the run's checkpoint storage path and an optional progress queue."""
+    config = TrainConfig.model_validate(loop_config["config"])
+    keras_mwms_patch.apply()
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+
+    from kiln.data.loaders import load_splits
+    from kiln.models.build import build_model
+
+    context = ray.train.get_context()
+    rank, world_size = context.get_world_rank(), context.get_world_size()
+    keras.utils.set_random_seed(config.seed)
+    splits = load_splits(config.task, config.data, config.data_options)
+    counts = splits.info.split_counts
+    train_data, train_steps = distribute(
+        strategy,
+        splits.train,
+        count=counts.train,
+        per_worker_batch=config.batch_size,
+        seed=config.seed,
+        max_steps=config.steps_per_epoch,
+    )
+    validation_data, validation_steps = distribute(
+        strategy,
+        splits.validation,
+        count=counts.validation,
+        per_worker_batch=config.batch_size,
+        seed=None,
+        max_steps=config.validation_steps,
+    )
+
+    scratch = Path(tempfile.mkdtemp(prefix=f"kiln-{loop_config['run_id']}-rank{rank}-"))
+    checkpoint = ray.train.get_checkpoint()
+    with strategy.scope():
+        if checkpoint is not None:
+            model, state = _restore(checkpoint, scratch)
+        else:
+            model, state = (
+                build_model(config.model, splits.info, **config.model_options),
+                RunState(),
+            )
+
+    metrics = None
+    if rank == 0:
+        metrics = TrainingMetrics(config.task, config.model, loop_config["run_id"])
+        if checkpoint is not None:
+            metrics.record_restart()
+    callbacks = build_callbacks(
+        config,
+        state=state,
+        scratch=scratch,
+        rank=rank,
+        world_size=world_size,
+        samples_per_epoch=train_steps * config.batch_size * world_size,
+        metrics=metrics,
+        progress=loop_config.get("progress"),
+        fail_marker=Path(loop_config["storage"]) / FAIL_MARKER,
+    )
+    try:
+        if state.epochs_completed < config.epochs:
+            model.fit(
+                train_data,
+                epochs=config.epochs,
+                initial_epoch=state.epochs_completed,
+                steps_per_epoch=train_steps,
+                validation_data=validation_data,
+                validation_steps=validation_steps,
+                callbacks=callbacks,
+                verbose=0,
+            )
+    finally:
+        remove_scratch(scratch)
