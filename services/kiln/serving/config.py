@@ -99,3 +99,17 @@ class RuntimeConfig(_Strict):
             max_batch_size=args.batching.max_batch_size,
             batch_wait_timeout_s=args.batching.batch_wait_timeout_s,
         )
+
+
+def deployment_overrides(args: ServeArgs) -> list[dict[str, object]]:
+    """The ``deployments`` entries of a Serve config that carry the run-time settings.
+
+    Serve hashes an application's ``args`` into its code version, so changing them restarts every
+    replica. Changing a deployment's ``user_config`` in the config instead reaches the running
+    replicas through ``reconfigure`` (canary moves, promotion, rollback, batching). Put these
+    next to ``import_path``/``args`` and edit only them afterwards.
+    """
+    return [
+        {"name": task, "user_config": RuntimeConfig.from_args(args, task).model_dump(mode="json")}
+        for task in args.models
+    ]
