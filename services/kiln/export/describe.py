@@ -84,8 +84,10 @@ def build_manifest(
 ) -> Manifest:
     """The manifest to register; the store fills version, sha256 and size."""
     metrics = dict(run.metrics)
-    if run.info.naive_baseline_mae is not None:
-        metrics.setdefault("naive_baseline_mae", float(run.info.naive_baseline_mae))
+    # Training records the naive baseline beside the model's MAE; older runs only in the info.
+    has_baseline = any(key.startswith("naive_baseline_mae") for key in metrics)
+    if run.info.naive_baseline_mae is not None and not has_baseline:
+        metrics["naive_baseline_mae"] = float(run.info.naive_baseline_mae)
     return Manifest(
         name=name,
         task=run.info.task,

@@ -7,7 +7,8 @@ import pytest
 
 from kiln.errors import ParityError
 
-from .conftest import JENA_COLUMNS, SEQUENCE_LENGTH, recurrent_model
+from .builders import recurrent_model
+from .rundirs import JENA_COLUMNS, SEQUENCE_LENGTH
 
 pytest.importorskip("tf2onnx")
 

@@ -12,7 +12,8 @@ from kiln.errors import ConfigError, DataError, NotFound, ParityError
 from kiln.export import export_run
 from kiln.registry import RegistryStore
 
-from .conftest import image_info, jena_info, recurrent_model, write_run
+from .builders import recurrent_model
+from .rundirs import image_info, jena_info, write_run
 
 
 @pytest.fixture(scope="module")
