@@ -1,0 +1,88 @@
+"""Serve arguments, bearer auth and onnxruntime choices."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kiln.config import validate
+from kiln.errors import ConfigError, IntegrityError, Unauthorized
+from kiln.serving import runtime
+from kiln.serving.auth import BearerAuth, load_token
+from kiln.serving.config import RuntimeConfig, ServeArgs, deployment_overrides
+
+OPERATOR_ARGS = {
+    "registry": "/models",
+    "models": {
+        "classification": {
+            "name": "cats",
+            "version": "latest",
+            "canary_version": None,
+            "canary_percent": 0,
+        }
+    },
+    "batching": {"max_batch_size": 16, "batch_wait_timeout_s": 0.005},
+    "autoscaling": {"min_replicas": 1, "max_replicas": 3},
+    "gpus_per_replica": 0,
+    "auth_token_env": "KILN_AUTH_TOKEN",
+}
+
+
+def test_accepts_the_args_the_operator_renders():
+    args = validate(ServeArgs, OPERATOR_ARGS)
+    runtime_config = RuntimeConfig.from_args(args, "classification")
+    assert runtime_config.max_batch_size == 16 and runtime_config.version == "latest"
+    assert deployment_overrides(args)[0]["name"] == "classification"
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"models": {"translation": {"name": "x"}}}, "models.translation"),
+        ({"models": {"classification": {"name": "x", "canary_percent": 10}}}, "canary_version"),
+        ({"autoscaling": {"min_replicas": 3, "max_replicas": 1}}, "min_replicas"),
+        ({"batching": {"max_batch_size": 0}}, "max_batch_size"),
+        ({"unknown": 1}, "unknown"),
+    ],
+)
+def test_refuses_bad_args_naming_the_field(change, words):
+    with pytest.raises(ConfigError, match=words):
+        validate(ServeArgs, {**OPERATOR_ARGS, **change})
+
+
+def test_token_file_wins_over_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("KILN_TEST_TOKEN", "from-env")
+    assert load_token("KILN_TEST_TOKEN", None) == "from-env"
+    token = tmp_path / "token"
+    token.write_text("from-file\n")
+    assert load_token("KILN_TEST_TOKEN", str(token)) == "from-file"
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_token(None, str(tmp_path / "missing"))
+
+
+def test_bearer_auth_compares_the_token():
+    auth = BearerAuth("abc")
+    auth.check("Bearer abc")
+    for header in (None, "abc", "Basic abc", "Bearer abd"):
+        with pytest.raises(Unauthorized):
+            auth.check(header)
+    BearerAuth(None).check(None)  # auth off
+
+
+def test_cpu_only_machine_asks_for_the_cpu_provider_alone():
+    # There is no GPU here; CUDA must not even be requested (it logs errors when it is).
+    assert runtime.choose_providers() == [runtime.CPU]
+
+
+def test_session_options_follow_the_measurements():
+    options = runtime.session_options(2)
+    assert options.intra_op_num_threads == 2 and not options.enable_cpu_mem_arena
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
+def test_a_model_runs_and_a_corrupt_one_is_refused(tiny):
+    model = runtime.OnnxModel.build(tiny.manifest("forecasting"), tiny.forecaster(), 1)
+    output = model.run(np.zeros((3, 6, 3), dtype=np.float32))
+    assert output.shape == (3, 1) and output[0, 0] == pytest.approx(tiny.MEANS[1])
+    with pytest.raises(IntegrityError, match="cannot load"):
+        runtime.OnnxModel.build(tiny.manifest("forecasting"), b"garbage", 1)
