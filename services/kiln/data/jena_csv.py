@@ -82,10 +82,7 @@ def read_jena(path: Path) -> JenaTable:
                 raise DataError(
                     f"{path}, line {line}: timestamp {fields[0]!r}; expected DD.MM.YYYY HH:MM:SS"
                 )
-            try:
-                rows.append([float(value) for value in fields[1:]])
-            except ValueError as e:
-                raise DataError(f"{path}, line {line}: a value is not a number ({e})") from e
+            rows.append(_numbers(path, line, fields[1:]))
             stamps.append(fields[0].strip())
     if len(rows) < 2:
         raise DataError(f"{path} has {len(rows)} data row(s); a timeseries needs many more")
@@ -97,6 +94,19 @@ def read_jena(path: Path) -> JenaTable:
         row_interval_minutes=_row_interval(path, stamps),
         warnings=warnings,
     )
+
+
+def _numbers(path: Path, line: int, fields: list[str]) -> list[float]:
+    try:
+        return [float(value) for value in fields]
+    except ValueError:
+        # Only on the error path: find the first offending column to name it.
+        for name, value in zip(JENA_COLUMNS, fields, strict=True):
+            try:
+                float(value)
+            except ValueError as e:
+                raise DataError(f"{path}, line {line}: {name!r} is {value!r}, not a number") from e
+        raise
 
 
 def _check_header(path: Path, header: list[str]) -> None:
