@@ -1,0 +1,121 @@
+"""`kiln serve`: the Serve application in the foreground, until Ctrl-C."""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+import click
+
+from kiln.commands._common import kiln_errors
+from kiln.config import TASKS, load_yaml, ray_address, registry_uri, validate
+
+
+def parse_models(values: tuple[str, ...]) -> dict[str, str]:
+    models = {}
+    for value in values:
+        task, sep, ref = value.partition("=")
+        if not sep or task not in TASKS or not ref:
+            raise click.BadParameter(f"{value!r}: expected TASK=NAME[:VERSION], TASK in {TASKS}")
+        models[task] = ref
+    return models
+
+
+@click.command(context_settings={"show_default": True})
+@click.option("--registry", help="Model registry (default: $KILN_REGISTRY, else ./kiln-registry).")
+@click.option(
+    "--task",
+    "tasks",
+    multiple=True,
+    type=click.Choice(TASKS),
+    help="Serve only these tasks (repeatable; default: every task in the registry).",
+)
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    metavar="TASK=NAME[:VERSION]",
+    help="Which registered model a task serves (default: its newest).",
+)
+@click.option("--host", default="127.0.0.1", help="Interface to bind; 0.0.0.0 exposes it.")
+@click.option("--port", default=8000, type=int)
+@click.option("--address", help="Ray cluster to deploy on (default: $RAY_ADDRESS, else local).")
+@click.option("--max-batch-size", type=int, help="Requests batched per model call (default 8).")
+@click.option("--batch-wait", type=float, help="Seconds to wait to fill a batch (default 0.002).")
+@click.option(
+    "--fast",
+    is_flag=True,
+    help="HAProxy ingress + throughput-optimized Serve (binds replicas on 0.0.0.0).",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    help="YAML with the full build_app args (the RayService form); flags are ignored.",
+)
+@kiln_errors
+def serve(
+    registry: str | None,
+    tasks: tuple[str, ...],
+    models: tuple[str, ...],
+    host: str,
+    port: int,
+    address: str | None,
+    max_batch_size: int | None,
+    batch_wait: float | None,
+    fast: bool,
+    config_file: str | None,
+) -> None:
+    """Serve registered models over HTTP: /v1/{task}/predict and Open Inference Protocol v2.
+
+    \b
+    Examples:
+      kiln serve --registry kiln-registry
+      kiln serve --task classification --port 8080
+      kiln serve --model forecasting=jena-lstm:3 --max-batch-size 16
+    """
+    from rich.console import Console
+
+    from kiln.serving import launch
+    from kiln.serving.config import ServeArgs
+
+    console = Console(stderr=True, soft_wrap=True)
+    if config_file:
+        args = validate(ServeArgs, load_yaml(config_file), f"serve config {config_file}")
+    else:
+        uri = registry_uri(registry)
+        batching = {
+            k: v
+            for k, v in (("max_batch_size", max_batch_size), ("batch_wait_timeout_s", batch_wait))
+            if v is not None
+        }
+        chosen = launch.discover_models(uri, list(tasks) or None, parse_models(models))
+        args = validate(
+            ServeArgs,
+            {
+                "registry": uri,
+                "models": {t: c.model_dump() for t, c in chosen.items()},
+                "batching": batching,
+            },
+            "serve flags",
+        )
+    with console.status(f"starting Ray Serve with {', '.join(args.models)} …"):
+        server = launch.start(args, host=host, port=port, address=ray_address(address), fast=fast)
+    stop = threading.Event()
+    try:
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        for task, choice in args.models.items():
+            console.print(
+                f"[green]✓[/] {task}: {choice.name}:{choice.version}  "
+                f"POST {server.url}/v1/{task}/predict"
+            )
+        console.print(
+            f"OIP v2: {server.url}/v2/models/<name>/infer · docs: {server.url}/docs · Ctrl-C stops"
+        )
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        with console.status("stopping …"):
+            server.stop()
+        console.print("stopped")

@@ -1,0 +1,112 @@
+"""`kiln serve` in the foreground (its own process and local Ray), `kiln predict` against it,
+and a clean stop on Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from kiln.commands.predict import predict
+
+pytestmark = pytest.mark.ray
+KILN = str(Path(sys.executable).with_name("kiln"))
+
+
+@pytest.fixture(scope="module")
+def kiln_serve(registry, tmp_path_factory):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [
+                KILN,
+                "serve",
+                "--registry",
+                registry,
+                "--task",
+                "classification",
+                "--task",
+                "forecasting",
+                "--port",
+                str(port),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(f"{url}/v2/health/ready", timeout=5).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(1)
+    else:
+        process.kill()
+        pytest.fail(f"kiln serve did not become ready:\n{log.read_text()[-3000:]}")
+    yield url, process, log
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def test_predict_prints_a_readable_answer(kiln_serve, tiny, tmp_path):
+    url, _, _ = kiln_serve
+    image = tmp_path / "cat.png"
+    image.write_bytes(tiny.png((255, 0, 0)))
+    result = CliRunner().invoke(predict, ["--task", "classification", str(image), "--url", url])
+    assert result.exit_code == 0, result.output
+    assert "cat (100.0%)" in result.output and "model version 1" in result.output
+    rows = tmp_path / "jena.csv"
+    header = list(tiny.rows(0.0)[0])
+    rows.write_text(
+        "\n".join(
+            [",".join(header)]
+            + [",".join(str(r[h]) for h in header) for r in tiny.rows(7.25, count=40)]
+        )
+    )
+    result = CliRunner().invoke(predict, ["--task", "forecasting", str(rows), "--url", url])
+    assert "T (degC) 24 h after the window: 7.25 degC" in result.output, result.output
+
+
+def test_predict_reports_a_server_error_and_a_task_not_served(kiln_serve, tmp_path):
+    url, _, _ = kiln_serve
+    body = tmp_path / "bad.json"
+    body.write_text(json.dumps({"instances": [[[1]]]}))
+    result = CliRunner().invoke(predict, ["--task", "classification", str(body), "--url", url])
+    assert (
+        result.exit_code == 2 and "422" in result.output and "expected [32, 32, 3]" in result.output
+    )
+    result = CliRunner().invoke(predict, ["--task", "segmentation", str(body), "--url", url])
+    assert result.exit_code == 2 and "not served" in result.output
+
+
+def test_predict_says_when_no_server_answers(tmp_path):
+    image = tmp_path / "x.png"
+    image.write_bytes(b"\x89PNG")
+    result = CliRunner().invoke(
+        predict, ["--task", "classification", str(image), "--url", "http://127.0.0.1:9"]
+    )
+    assert result.exit_code == 2 and "is `kiln serve` running?" in result.output
+
+
+def test_ctrl_c_stops_serve_cleanly(kiln_serve):
+    url, process, log = kiln_serve
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=90) == 0, log.read_text()[-3000:]
+    assert "stopped" in log.read_text()
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{url}/v2/health/live", timeout=3)
