@@ -40,9 +40,9 @@ def expand(expr: str) -> str:
     return expr
 
 
-@pytest.fixture(scope="session")
-def dashboard_queries() -> list[tuple[str, str]]:
-    """(where, PromQL with Grafana variables expanded) of every panel target and variable."""
+def all_dashboard_queries() -> list[tuple[str, str]]:
+    """(where, PromQL with Grafana variables expanded) of every panel target and variable.
+    Also used by tests/k8s/test_chart_install.py, which runs them against a real Prometheus."""
     queries = []
     for name, board in load_dashboards().items():
         for panel in board["panels"]:
@@ -55,6 +55,11 @@ def dashboard_queries() -> list[tuple[str, str]]:
                 selector = inner.rsplit(",", 1)[0]
                 queries.append((f"{name}: variable {variable['name']}", expand(selector)))
     return queries
+
+
+@pytest.fixture(scope="session")
+def dashboard_queries() -> list[tuple[str, str]]:
+    return all_dashboard_queries()
 
 
 @pytest.fixture(scope="session")
