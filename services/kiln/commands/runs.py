@@ -1,0 +1,105 @@
+"""`kiln runs`: the training runs under a runs directory, and one run's record."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from kiln.commands._common import kiln_errors
+from kiln.config import DEFAULT_RUNS_DIR
+
+OUT_OPTION = click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=DEFAULT_RUNS_DIR,
+    show_default=True,
+    help="Runs directory.",
+)
+
+
+def headline(evaluation: dict) -> str:
+    """The one figure that says how good a run is, by task."""
+    for key in ("test_mae_celsius", "test_accuracy", "test_pixel_accuracy"):
+        if isinstance(evaluation.get(key), float):
+            text = f"{key} {evaluation[key]:.4f}"
+            naive = evaluation.get("naive_baseline_mae_celsius")
+            return f"{text} (naive {naive:.4f})" if isinstance(naive, float) else text
+    return "-"
+
+
+@click.group()
+def runs() -> None:
+    """List and inspect training runs."""
+
+
+@runs.command("list")
+@OUT_OPTION
+@kiln_errors
+def list_(out: str) -> None:
+    """Every run under --out, newest first."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from kiln.training.rundir import list_runs
+
+    records = list_runs(out)
+    if not records:
+        click.echo(f"no runs under {out}")
+        return
+    table = Table("run", "task", "model", "status", "epochs", "workers", "result", "started")
+    for record in records:
+        table.add_row(
+            record.run_id,
+            record.task,
+            record.model,
+            record.status,
+            f"{record.epochs_trained}/{record.epochs_requested}",
+            str(record.workers),
+            headline(record.evaluation),
+            str(record.timings.get("started", "")),
+        )
+    Console().print(table)
+
+
+@runs.command()
+@click.argument("run")
+@OUT_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print run.json as it is.")
+@kiln_errors
+def show(run: str, out: str, as_json: bool) -> None:
+    """One run's record: RUN is a run id under --out, or a run directory."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from kiln.training.rundir import RunDir
+
+    directory = Path(run) if Path(run).is_dir() else Path(out) / run
+    record = RunDir(directory).read_record()
+    if as_json:
+        click.echo(record.model_dump_json(indent=2))
+        return
+    table = Table(title=f"run {record.run_id}", show_header=False)
+    rows = {
+        "directory": str(directory),
+        "task / model": f"{record.task} / {record.model}",
+        "status": record.status + (f" ({record.error})" if record.error else ""),
+        "workers × batch": f"{record.workers} × {record.per_worker_batch_size} "
+        f"= {record.global_batch_size}",
+        "epochs": f"{record.epochs_trained}/{record.epochs_requested}",
+        "restarts": str(record.restarts),
+        "best val_loss": "-" if record.best_val_loss is None else f"{record.best_val_loss:.4f}",
+    }
+    for key, value in record.evaluation.items():
+        if isinstance(value, float | int | str):
+            rows[key] = f"{value:.4f}" if isinstance(value, float) else str(value)
+    fingerprint = (record.dataset_info or {}).get("fingerprint", {})
+    if fingerprint:
+        rows["data"] = f"{fingerprint.get('root')} (sha256 {str(fingerprint.get('sha256'))[:12]})"
+    rows["timings"] = json.dumps(
+        {k: v for k, v in record.timings.items() if not isinstance(v, list)}
+    )
+    for key, value in rows.items():
+        table.add_row(key, value)
+    Console().print(table)

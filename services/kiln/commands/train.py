@@ -1,0 +1,104 @@
+"""`kiln train`: train a model on Ray Train, or continue an interrupted run."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+
+from kiln.commands._common import kiln_errors
+from kiln.config import TASKS
+
+# Flag name -> TrainConfig field, for flags that override a --config file.
+OVERRIDES = (
+    "task",
+    "model",
+    "data",
+    "epochs",
+    "batch_size",
+    "workers",
+    "cpus_per_worker",
+    "gpus_per_worker",
+    "steps_per_epoch",
+    "max_failures",
+    "seed",
+    "out",
+    "run_id",
+)
+
+
+@click.command(context_settings={"show_default": True})
+@click.option("--task", type=click.Choice(TASKS), help="What to learn.")
+@click.option("--model", help="Architecture (see `kiln models`), e.g. lstm, mini_xception.")
+@click.option("--data", type=click.Path(), help="Dataset in its real on-disk layout.")
+@click.option("--epochs", type=int, help="Epochs to train (default 10).")
+@click.option("--batch-size", type=int, help="Batch size per worker (default 32).")
+@click.option("--workers", type=int, help="Ray Train workers (default 2).")
+@click.option("--cpus-per-worker", type=float, help="CPUs each worker reserves (default 1).")
+@click.option("--gpus-per-worker", type=float, help="GPUs each worker reserves (default 0).")
+@click.option("--steps-per-epoch", type=int, help="Cap on steps per epoch, for quick runs.")
+@click.option("--max-failures", type=int, help="Worker failures to recover from (default 0).")
+@click.option("--seed", type=int, help="Random seed (default 0).")
+@click.option("--address", help="Ray cluster to join (default: $RAY_ADDRESS, else a local Ray).")
+@click.option("--out", type=click.Path(file_okay=False), help="Runs directory (./kiln-runs).")
+@click.option("--run-id", help="Name of the run directory (default: task-model-timestamp).")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    help="YAML TrainConfig; flags given as well override its values.",
+)
+@click.option(
+    "--resume",
+    "resume_dir",
+    type=click.Path(file_okay=False),
+    help="Continue the run in this directory from its last checkpoint.",
+)
+@click.option("--quiet", is_flag=True, help="Print nothing but the run directory.")
+@kiln_errors
+def train(
+    config_file: str | None,
+    resume_dir: str | None,
+    address: str | None,
+    quiet: bool,
+    **flags: Any,
+) -> None:
+    """Train a Keras model with MultiWorkerMirroredStrategy on Ray Train.
+
+    \b
+    Examples:
+      kiln train --task forecasting --model lstm --data jena/ --epochs 20 --workers 2
+      kiln train --config train.yaml --workers 4
+      kiln train --resume kiln-runs/forecasting-lstm-20250101-120000
+
+    The run directory (--out/--run-id) receives config.yaml, run.json, metrics.json,
+    best.keras, learning_curves.png, validation_sample.npz and Ray's logs.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from rich.console import Console
+
+    from kiln.config import ray_address, validate
+    from kiln.training import TrainConfig, load_config
+    from kiln.training import resume as resume_run
+    from kiln.training import train as train_run
+
+    console = Console(quiet=quiet)
+    given = {name: flags[name] for name in OVERRIDES if flags.get(name) is not None}
+    address = ray_address(address)
+    if resume_dir is not None:
+        if config_file is not None or set(given) - {"max_failures"}:
+            raise click.UsageError("--resume takes only --address and --max-failures")
+        overrides = {**given, "address": address}
+        resume_run(resume_dir, overrides=overrides, console=console)
+        return
+    if config_file is not None:
+        config = load_config(config_file, overrides={**given, "address": address})
+    else:
+        missing = [f"--{name}" for name in ("task", "model", "data") if name not in given]
+        if missing:
+            raise click.UsageError(f"missing {', '.join(missing)} (or give --config FILE)")
+        config = validate(TrainConfig, {**given, "address": address}, source="options")
+    result = train_run(config, console=console)
+    if quiet:
+        click.echo(result.run_dir)
