@@ -1,0 +1,91 @@
+"""Fixtures for the operator's unit tests: KubeRay's CRD schemas as strict JSON Schemas."""
+
+from __future__ import annotations
+
+import copy
+from functools import cache
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+from tests.conftest import SHARED
+
+KUBERAY_CRDS = SHARED / "kuberay-crds"
+
+
+def strict(schema: Any) -> Any:
+    """A copy of an OpenAPI v3 schema that refuses unknown fields.
+
+    The API server prunes unknown fields of a structural schema silently, so a misspelt key
+    would vanish without an error; refusing them here catches the typo in the unit test.
+    """
+    schema = copy.deepcopy(schema)
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if (
+                "properties" in node
+                and "additionalProperties" not in node
+                and not node.get("x-kubernetes-preserve-unknown-fields")
+            ):
+                node["additionalProperties"] = False
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+    return schema
+
+
+@cache
+def _kuberay_validator(plural: str) -> Any:
+    text = (KUBERAY_CRDS / f"ray.io_{plural}.yaml").read_text()
+    crd = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    (v1,) = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
+    schema = strict(v1["schema"]["openAPIV3Schema"])
+    # One validator per CRD, built once: jsonschema.validate() would re-check the 1 MB schema
+    # itself on every call, which takes a minute on 2 busy cores.
+    return jsonschema.validators.validator_for(schema)(schema)
+
+
+@pytest.fixture(scope="session")
+def kuberay_validator():
+    """``kuberay_validator("rayjobs").validate(obj)`` checks ``obj`` against the strict
+    openAPIV3Schema of KubeRay's v1 RayJob (``rayservices``: RayService)."""
+    if not KUBERAY_CRDS.is_dir():
+        pytest.skip(f"KubeRay CRDs not found at {KUBERAY_CRDS} (the shared folder beside the repo)")
+    return _kuberay_validator
+
+
+def register_from_run(registry: str, name: str, run_id: str, task: str = "forecasting") -> int:
+    """Register a (tiny, not runnable) model the way ``kiln export`` does after run ``run_id``,
+    in a real registry store, and return the version it got."""
+    from kiln.registry import Manifest, RegistryStore, TensorSpec, TimeseriesPreprocessing
+
+    manifest = Manifest(
+        name=name,
+        task=task,
+        architecture="lstm",
+        inputs=[TensorSpec(name="input", dtype="float32", shape=[-1, 120, 14])],
+        outputs=[TensorSpec(name="output", dtype="float32", shape=[-1, 1])],
+        preprocessing=TimeseriesPreprocessing(
+            columns=["T (degC)"],
+            mean=[9.0],
+            std=[8.0],
+            sequence_length=120,
+            sampling_rate=6,
+            target_column="T (degC)",
+            horizon_hours=24,
+        ),  # fmt: skip
+        source_run=run_id,
+    )
+    return RegistryStore(registry).register(manifest, b"onnx-bytes-of-" + run_id.encode()).version
+
+
+@pytest.fixture
+def registered():
+    """``registered(registry, name, run_id)`` → the version a fake export registered."""
+    return register_from_run

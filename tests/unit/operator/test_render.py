@@ -1,0 +1,188 @@
+"""render(): TrainingJob → RayJob and ModelDeployment → RayService, checked against KubeRay's
+own CRD schemas (jsonschema, unknown fields refused) and core pieces against
+kubernetes-validate --strict."""
+
+from __future__ import annotations
+
+import itertools
+import shlex
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from kiln.models.catalog import ARCHITECTURES
+from kiln_operator import render
+from kiln_operator.settings import OperatorSettings
+from kiln_operator.spec import parse_model_deployment, parse_training_job
+
+SETTINGS = OperatorSettings(image="registry.example/kiln-ray:1.2.3")
+K8S_VERSIONS = ("1.25", "1.33")
+
+
+def training(**overrides):
+    spec = {
+        "task": "forecasting",
+        "model": "lstm",
+        "data": "s3://data/jena",
+        "registry": "s3://reg",
+    }
+    return parse_training_job({**spec, **overrides})
+
+
+def deployment(**overrides):
+    spec = {"task": "classification", "modelName": "pets-xception", "registry": "s3://reg"}
+    return parse_model_deployment({**spec, **overrides})
+
+
+# Every architecture, with and without GPUs and export, with and without a time limit.
+TRAINING_CASES = [
+    {"task": arch.task, "model": name, "gpusPerWorker": gpus, "export": export, **limit}
+    for (name, arch), gpus, export, limit in itertools.product(
+        ARCHITECTURES.items(), (0, 2), (True, False), ({}, {"timeLimitSeconds": 7200})
+    )
+]
+DEPLOYMENT_CASES = [
+    {},
+    {"version": 3, "canary": {"version": 4, "percent": 25}},
+    {"replicas": {"min": 0, "max": 4}, "gpusPerReplica": 0.5, "authSecretRef": {"name": "tok"}},
+    {"task": "segmentation", "batching": {"maxBatchSize": 64, "batchWaitTimeoutS": 0.05}},
+]
+
+
+@pytest.mark.parametrize("case", TRAINING_CASES, ids=lambda c: f"{c['model']}-{c['gpusPerWorker']}")
+def test_every_rendered_rayjob_satisfies_kuberays_schema(case, kuberay_validator):
+    job = render.render_rayjob("run-1", "ml", training(**case), SETTINGS)
+    kuberay_validator("rayjobs").validate(job)
+
+
+@pytest.mark.parametrize("case", DEPLOYMENT_CASES)
+def test_every_rendered_rayservice_satisfies_kuberays_schema(case, kuberay_validator):
+    service = render.render_rayservice("serve-1", "ml", deployment(**case), SETTINGS)
+    kuberay_validator("rayservices").validate(service)
+
+
+def test_schema_check_catches_a_misspelt_field(kuberay_validator):
+    job = render.render_rayjob("run-1", "ml", training(), SETTINGS)
+    job["spec"]["shutdownAfterJobFinish"] = True  # missing the trailing "es"
+    # iter_errors, not validate(): the exception's text would pretty-print the 1 MB schema.
+    messages = [error.message for error in kuberay_validator("rayjobs").iter_errors(job)]
+    assert any("'shutdownAfterJobFinish' was unexpected" in m for m in messages), messages
+
+
+@pytest.mark.parametrize("version", K8S_VERSIONS)
+def test_pod_templates_are_valid_pods_for_kubernetes(version):
+    job = render.render_rayjob("run-1", "ml", training(gpusPerWorker=1), SETTINGS)
+    service = render.render_rayservice("s", "ml", deployment(authSecretRef={"name": "t"}), SETTINGS)
+    clusters = [job["spec"]["rayClusterSpec"], service["spec"]["rayClusterConfig"]]
+    groups = [c["headGroupSpec"] for c in clusters] + [
+        g for c in clusters for g in c["workerGroupSpecs"]
+    ]
+    for group in groups:
+        pod = {"apiVersion": "v1", "kind": "Pod", **group["template"]}
+        pod["metadata"] = {**pod["metadata"], "name": "p", "namespace": "ml"}
+        kubernetes_validate.validate(pod, version, strict=True)
+
+
+def test_rayjob_entrypoint_trains_then_exports_with_the_specs_settings():
+    spec = training(epochs=7, batchSize=64, workers=3, gpusPerWorker=1, modelName="jena")
+    job = render.render_rayjob("jena-run", "ml", spec, SETTINGS)["spec"]
+    train, export = job["entrypoint"].split(" && ")
+    assert shlex.split(train) == [
+        "kiln", "train", "--task", "forecasting", "--model", "lstm",
+        "--data", "s3://data/jena", "--epochs", "7", "--batch-size", "64", "--workers", "3",
+        "--gpus-per-worker", "1", "--out", "/tmp/kiln-runs", "--run-id", "jena-run",
+    ]  # fmt: skip
+    assert shlex.split(export) == [
+        "kiln", "export", "/tmp/kiln-runs/jena-run", "--registry", "s3://reg", "--name", "jena",
+    ]  # fmt: skip
+
+
+def test_entrypoint_quotes_hostile_values_and_skips_export_when_off():
+    spec = training(data="/data/my jena; rm -rf /", export=False)
+    command = render.entrypoint("r", spec)
+    assert "&&" not in command
+    assert "'/data/my jena; rm -rf /'" in command
+    assert "--gpus-per-worker" not in command
+
+
+def test_rayjob_sizes_workers_and_sets_the_job_policy():
+    spec = training(workers=4, cpusPerWorker=6, memoryPerWorker="12Gi", backoffLimit=2,
+                    timeLimitSeconds=3600)  # fmt: skip
+    job = render.render_rayjob("r", "ml", spec, SETTINGS)["spec"]
+    assert job["shutdownAfterJobFinishes"] is True
+    assert job["backoffLimit"] == 2
+    assert job["activeDeadlineSeconds"] == 3600
+    assert job["rayClusterSpec"]["authOptions"] == {"mode": "token"}
+    (workers,) = job["rayClusterSpec"]["workerGroupSpecs"]
+    assert workers["replicas"] == workers["minReplicas"] == workers["maxReplicas"] == 4
+    resources = workers["template"]["spec"]["containers"][0]["resources"]
+    assert resources["limits"] == {"cpu": "6", "memory": "12Gi"}
+    assert "tolerations" not in workers["template"]["spec"]
+    assert (
+        "activeDeadlineSeconds" not in render.render_rayjob("r", "ml", training(), SETTINGS)["spec"]
+    )
+
+
+def test_gpu_workers_get_gpu_resources_and_tolerations():
+    job = render.render_rayjob("r", "ml", training(gpusPerWorker=2), SETTINGS)["spec"]
+    worker = job["rayClusterSpec"]["workerGroupSpecs"][0]["template"]["spec"]
+    assert worker["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "2"
+    assert worker["tolerations"] == [
+        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+    ]
+    head = job["rayClusterSpec"]["headGroupSpec"]["template"]["spec"]
+    assert "nvidia.com/gpu" not in head["containers"][0]["resources"]["limits"]
+
+
+def test_image_comes_from_the_spec_else_the_operator_default():
+    default = render.render_rayjob("r", "ml", training(), SETTINGS)
+    own = render.render_rayjob("r", "ml", training(image="mine:1"), SETTINGS)
+    image = lambda job: job["spec"]["rayClusterSpec"]["headGroupSpec"]["template"]["spec"][  # noqa: E731
+        "containers"
+    ][0]["image"]
+    assert (image(default), image(own)) == ("registry.example/kiln-ray:1.2.3", "mine:1")
+
+
+def test_serve_config_names_build_app_with_the_agreed_args():
+    spec = deployment(version="3", canary={"version": 5, "percent": 20},
+                      replicas={"min": 1, "max": 3}, gpusPerReplica=1,
+                      batching={"maxBatchSize": 32, "batchWaitTimeoutS": 0.02},
+                      authSecretRef={"name": "kiln-auth", "key": "t"})  # fmt: skip
+    service = render.render_rayservice("pets", "ml", spec, SETTINGS)["spec"]
+    (app,) = yaml.safe_load(service["serveConfigV2"])["applications"]
+    assert app["import_path"] == "kiln.serving.app:build_app"
+    assert app["args"] == {
+        "registry": "s3://reg",
+        "models": {"classification": {"name": "pets-xception", "version": 3,
+                                      "canary_version": 5, "canary_percent": 20}},
+        "batching": {"max_batch_size": 32, "batch_wait_timeout_s": 0.02},
+        "autoscaling": {"min_replicas": 1, "max_replicas": 3},
+        "gpus_per_replica": 1.0,
+        "auth_token_env": "KILN_AUTH_TOKEN",
+    }  # fmt: skip
+    env = service["rayClusterConfig"]["headGroupSpec"]["template"]["spec"]["containers"][0]["env"]
+    assert env == [{"name": "KILN_AUTH_TOKEN",
+                    "valueFrom": {"secretKeyRef": {"name": "kiln-auth", "key": "t"}}}]  # fmt: skip
+    assert service["rayClusterConfig"]["enableInTreeAutoscaling"] is True
+
+
+def test_a_version_change_changes_only_the_serve_config():
+    before = render.render_rayservice("pets", "ml", deployment(version=1), SETTINGS)
+    after = render.render_rayservice("pets", "ml", deployment(version=2), SETTINGS)
+    assert before["spec"]["serveConfigV2"] != after["spec"]["serveConfigV2"]
+    assert before["spec"]["rayClusterConfig"] == after["spec"]["rayClusterConfig"]
+
+
+def test_serve_args_are_accepted_by_the_serving_apps_own_model():
+    serving_config = pytest.importorskip("kiln.serving.config")
+    spec = deployment(version=2, canary={"version": 3, "percent": 10})
+    args = serving_config.ServeArgs.model_validate(render.serve_args(spec))
+    assert args.models["classification"].canary_version == 3
+
+
+def test_render_is_pure():
+    spec = deployment(canary={"version": 2})
+    assert render.render_rayservice("a", "b", spec, SETTINGS) == render.render_rayservice(
+        "a", "b", spec, SETTINGS
+    )

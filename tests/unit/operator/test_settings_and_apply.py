@@ -1,0 +1,45 @@
+"""Operator settings from the environment, and the drift check behind an idempotent apply."""
+
+from __future__ import annotations
+
+import pytest
+
+from kiln.errors import ConfigError
+from kiln_operator.kube import is_subset
+from kiln_operator.settings import DEFAULT_IMAGE, from_env
+
+
+def test_settings_default_without_environment_and_read_kiln_operator_variables():
+    assert from_env({}).image == DEFAULT_IMAGE
+    settings = from_env(
+        {"KILN_OPERATOR_DEFAULT_IMAGE": "me/ray:2", "KILN_OPERATOR_METRICS_PORT": "0"}
+    )
+    assert (settings.image, settings.metrics_port) == ("me/ray:2", 0)
+
+
+def test_a_bad_setting_names_the_variable():
+    with pytest.raises(ConfigError, match="metrics_port"):
+        from_env({"KILN_OPERATOR_METRICS_PORT": "http"})
+
+
+def test_server_defaults_and_extra_fields_are_not_drift():
+    wanted = {"entrypoint": "kiln train", "groups": [{"replicas": 2}]}
+    actual = {
+        "entrypoint": "kiln train",
+        "submissionMode": "K8sJobMode",
+        "groups": [{"replicas": 2, "numOfHosts": 1}],
+    }
+    assert is_subset(wanted, actual)
+
+
+@pytest.mark.parametrize(
+    "actual",
+    [
+        {"entrypoint": "kiln train --epochs 3", "groups": [{"replicas": 2}]},
+        {"entrypoint": "kiln train", "groups": [{"replicas": 2}, {"replicas": 1}]},
+        {"entrypoint": "kiln train", "groups": [{"replicas": "2"}]},
+        {"groups": [{"replicas": 2}]},
+    ],
+)
+def test_a_changed_missing_or_extra_item_is_drift(actual):
+    assert not is_subset({"entrypoint": "kiln train", "groups": [{"replicas": 2}]}, actual)
