@@ -357,17 +357,6 @@ def test_dashboard_queries_return_data_from_a_real_prometheus(
     dashboard must return data through Prometheus' HTTP API. There is no Grafana server here:
     the queries are run as Grafana would run them, with its variables expanded for "All"."""
     base_url, tiny = serve_app
-    # An invalid spec (unknown model) and a job KubeRay reports failed: errors and phases.
-    for job in (training_job("tj-invalid", model="no_such_model"), training_job("tj-fails")):
-        cluster.custom.create_namespaced_custom_object(
-            "kiln.dev", "v1alpha1", WORK_NAMESPACE, "trainingjobs", job
-        )
-    failing = wait_for("the RayJob", lambda: rayjob_of(cluster, WORK_NAMESPACE, "tj-fails"))
-    cluster.custom.patch_namespaced_custom_object_status(
-        "ray.io", "v1", WORK_NAMESPACE, "rayjobs", failing["metadata"]["name"],
-        {"status": {"jobDeploymentStatus": "Failed", "jobStatus": "FAILED", "message": "boom"}},
-    )  # fmt: skip
-
     prometheus_mod = load("kiln_prometheus", ROOT / "tests" / "observability" / "prometheus.py")
     queries_mod = load("kiln_observability", ROOT / "tests" / "observability" / "conftest.py")
     queries = [
@@ -376,13 +365,30 @@ def test_dashboard_queries_return_data_from_a_real_prometheus(
     ]
     ray_port = ray_local.nodes()[0]["MetricsExportPort"]
     jobs = {"ray": [f"127.0.0.1:{ray_port}"], "operator": [f"127.0.0.1:{operator.metrics_port}"]}
-    training = record_training_epochs(ray_local)
     stop = threading.Event()
     traffic = threading.Thread(target=send_traffic, args=(base_url, tiny, stop), daemon=True)
+    training = None
     try:
         with prometheus_mod.Prometheus(jobs) as prometheus:
             prometheus.wait_for_targets()
+            # Everything happens while Prometheus watches, so rates and quantiles see it move.
             traffic.start()
+            training = record_training_epochs(ray_local)
+            # An invalid spec (unknown model), then a job whose RayJob KubeRay would report
+            # failed: reconcile errors, durations and phases.
+            for job in (
+                training_job("tj-invalid", model="no_such_model"),
+                training_job("tj-fails"),
+            ):
+                cluster.custom.create_namespaced_custom_object(
+                    "kiln.dev", "v1alpha1", WORK_NAMESPACE, "trainingjobs", job
+                )
+                time.sleep(2)  # a scrape between the two, so the counters' rise is seen
+            failing = wait_for("the RayJob", lambda: rayjob_of(cluster, WORK_NAMESPACE, "tj-fails"))
+            cluster.custom.patch_namespaced_custom_object_status(
+                "ray.io", "v1", WORK_NAMESPACE, "rayjobs", failing["metadata"]["name"],
+                {"status": {"jobDeploymentStatus": "Failed", "jobStatus": "FAILED", "message": "boom"}},
+            )  # fmt: skip
             pending = dict(queries)
             deadline = time.monotonic() + 120
             while pending and time.monotonic() < deadline:
@@ -390,12 +396,14 @@ def test_dashboard_queries_return_data_from_a_real_prometheus(
                     result = prometheus.query(expr)
                     if result and all(math.isfinite(float(r["value"][1])) for r in result):
                         del pending[where]
-                time.sleep(2)
+                if pending:
+                    time.sleep(2)
             assert not pending, f"no data from Prometheus for: {pending}"
     finally:
         stop.set()
         traffic.join(timeout=30)
-        ray_local.cancel(training, force=True)
+        if training is not None:
+            ray_local.cancel(training, force=True)
 
 
 def test_upgrade_confines_the_operator_to_its_namespaces_and_adds_dashboards(
