@@ -6,6 +6,7 @@ RBAC that narrows with watchNamespaces, and a config checksum that rolls the ope
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -146,3 +147,15 @@ def test_helm_test_pod_asks_the_operator_liveness_endpoint(render):
     assert pod["spec"]["containers"][0]["command"][-1] == (
         "http://kiln-operator.kiln.svc:8081/healthz"
     )
+
+
+def test_rbac_grants_exactly_what_the_operator_documents(render):
+    """operators/kiln_operator/rbac.yaml is the operator's own list (its tests run under it)."""
+    import yaml
+
+    documented = yaml.safe_load(
+        (Path(__file__).resolve().parents[2] / "operators/kiln_operator/rbac.yaml").read_text()
+    )
+    granted = [rule for o in render({}) if o["kind"] == "ClusterRole" for rule in o["rules"]]
+    key = lambda rule: (rule["apiGroups"], sorted(rule["resources"]), sorted(rule["verbs"]))  # noqa: E731
+    assert sorted(map(key, granted)) == sorted(map(key, documented))

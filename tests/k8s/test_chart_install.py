@@ -134,8 +134,8 @@ def chart_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def cluster(control_plane) -> Iterator[Cluster]:
-    c = Cluster(Path(control_plane.kubeconfig))
+def cluster(kube) -> Iterator[Cluster]:
+    c = Cluster(Path(kube.kubeconfig))
     c.ensure_namespace(WORK_NAMESPACE)
     yield c
     c.helm.uninstall(RELEASE, ignore_not_found=True, timeout=60)
@@ -232,7 +232,7 @@ def release(cluster, chart_dir) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def operator(cluster, release, tmp_path_factory) -> Iterator[Operator]:
+def chart_operator(cluster, release, tmp_path_factory) -> Iterator[Operator]:
     """The installed operator (cluster-wide, the default) running as the chart's account."""
     deployment = cluster.apps.read_namespaced_deployment("kiln-operator", NAMESPACE)
     running = Operator(cluster, tmp_path_factory.mktemp("operator"), deployment)
@@ -261,7 +261,7 @@ def test_install_creates_crds_operator_and_rbac(cluster, release):
     assert context.read_only_root_filesystem is True and context.run_as_non_root is True
 
 
-def test_installed_operator_reconciles_a_training_job_with_the_charts_rbac(cluster, operator):
+def test_installed_operator_reconciles_a_training_job_with_the_charts_rbac(cluster, chart_operator):
     cluster.custom.create_namespaced_custom_object(
         "kiln.dev", "v1alpha1", WORK_NAMESPACE, "trainingjobs", training_job("tj-cluster")
     )
@@ -350,7 +350,7 @@ def record_training_epochs(ray: Any) -> Any:
 
 
 def test_dashboard_queries_return_data_from_a_real_prometheus(
-    cluster, operator, ray_local, serve_app
+    cluster, chart_operator, ray_local, serve_app
 ):
     """Debian's prometheus scrapes Ray's metrics export port (the real Serve app under traffic,
     and training's metrics) and the installed operator's metrics port; every query of every
@@ -364,7 +364,10 @@ def test_dashboard_queries_return_data_from_a_real_prometheus(
         for i, (where, expr) in enumerate(queries_mod.all_dashboard_queries())
     ]
     ray_port = ray_local.nodes()[0]["MetricsExportPort"]
-    jobs = {"ray": [f"127.0.0.1:{ray_port}"], "operator": [f"127.0.0.1:{operator.metrics_port}"]}
+    jobs = {
+        "ray": [f"127.0.0.1:{ray_port}"],
+        "operator": [f"127.0.0.1:{chart_operator.metrics_port}"],
+    }
     stop = threading.Event()
     traffic = threading.Thread(target=send_traffic, args=(base_url, tiny, stop), daemon=True)
     training = None
@@ -407,9 +410,9 @@ def test_dashboard_queries_return_data_from_a_real_prometheus(
 
 
 def test_upgrade_confines_the_operator_to_its_namespaces_and_adds_dashboards(
-    cluster, chart_dir, operator, tmp_path
+    cluster, chart_dir, chart_operator, tmp_path
 ):
-    operator.stop()  # the cluster-wide one loses its ClusterRole in this upgrade
+    chart_operator.stop()  # the cluster-wide one loses its ClusterRole in this upgrade
     values = {
         **OFFLINE,
         "operator": {"watchNamespaces": [WORK_NAMESPACE]},
