@@ -30,9 +30,10 @@ def dense(input_shape: Sequence[int], units: int = 16) -> keras.Model:
 
 
 def conv1d(input_shape: Sequence[int], filters: int = 8) -> keras.Model:
-    # Kernels of 24, 12, 6 samples with two poolings need at least 24 + 2*11 + 4*5 samples.
-    if input_shape[0] < 66:
-        raise ConfigError(f"conv1d needs sequence_length >= 66, got {input_shape[0]}")
+    # Kernels of 24, 12 and 6 samples with two poolings of 2 need at least 69 samples:
+    # 69 - 23 = 46, pooled 23, - 11 = 12, pooled 6, and the last kernel needs 6.
+    if input_shape[0] < 69:
+        raise ConfigError(f"conv1d needs sequence_length >= 69, got {input_shape[0]}")
     inputs = keras.Input(shape=tuple(input_shape), name="input")
     x = layers.Conv1D(filters, 24, activation="relu")(inputs)
     x = layers.MaxPooling1D(2)(x)
