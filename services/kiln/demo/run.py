@@ -1,0 +1,318 @@
+"""The demo's steps, in order, with progress; see ``kiln.demo`` for the story.
+
+Ray starts once here (unless the caller already started it) and is reused by every training
+run, the exports and Serve. Everything is left stopped at the end unless ``keep_serving``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from kiln.demo import client, plots
+from kiln.demo.plan import DemoConfig, TaskPlan
+from kiln.demo.samples import Samples, image_samples, window_samples
+from kiln.registry import Manifest
+
+
+@dataclass
+class TaskOutcome:
+    task: str
+    model: str
+    metric: str
+    served: float
+    baseline_name: str
+    baseline: float
+    parity_max_abs_diff: float | None
+    parity_atol: float | None
+    v1_p50_ms: float
+    v2_batch_ms: float
+    apis_agree: bool
+    train_seconds: float
+    export_seconds: float
+
+
+@dataclass
+class DemoResult:
+    out: Path
+    url: str
+    outcomes: list[TaskOutcome] = field(default_factory=list)
+    plots: list[Path] = field(default_factory=list)
+    seconds: float = 0.0
+    server: Any = None
+
+
+def run_demo(
+    config: DemoConfig, console: Console | None = None, keep_serving: bool = False
+) -> DemoResult:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    console = console or Console()
+    started = time.perf_counter()
+    out = Path(config.out).resolve()
+    # Only the demo's own sub-directories are replaced; anything else in --out stays.
+    for part in ("data", "runs", "registry"):
+        shutil.rmtree(out / part, ignore_errors=True)
+    out.mkdir(parents=True, exist_ok=True)
+    plans = config.plans()
+    steps = 5
+    console.rule(f"[bold]kiln demo[/] — {', '.join(p.task for p in plans)} ({config.budget})")
+
+    console.print(f"[bold][1/{steps}][/] synthetic data in the real layouts")
+    from kiln.data.synthetic import write_synthetic
+
+    for plan in plans:
+        written = write_synthetic(
+            plan.kind, out / "data" / plan.task, size=plan.size, seed=config.seed
+        )
+        console.print(f"  {plan.task}: {written.summary()}")
+
+    import ray
+
+    started_ray = not ray.is_initialized()
+    if started_ray:
+        ray.init(
+            num_cpus=max(4, os.cpu_count() or 1),
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+        )
+    result = DemoResult(out=out, url="")
+    server = None
+    try:
+        runs, manifests, timings = _train_and_export(config, plans, out, console, steps)
+        console.print(f"[bold][4/{steps}][/] serving on {config.host}:{config.port}")
+        server = _serve(config, out, manifests)
+        result.url, result.server = server.url, server
+        console.print(f"  ready at {server.url} (docs at {server.url}/docs)")
+        console.print(f"[bold][5/{steps}][/] real requests through /v1 and OIP v2, then plots")
+        for plan in plans:
+            outcome, drawn = _exercise(
+                config,
+                plan,
+                out,
+                server.url,
+                manifests[plan.task],
+                runs[plan.task],
+                timings[plan.task],
+            )
+            result.outcomes.append(outcome)
+            result.plots.extend(drawn)
+            console.print(
+                f"  {plan.task}: {outcome.metric} {outcome.served:.3f} "
+                f"(baseline {outcome.baseline:.3f}), v1 p50 {outcome.v1_p50_ms:.1f} ms"
+            )
+    finally:
+        if not keep_serving:
+            if server is not None:
+                from ray import serve
+
+                serve.shutdown()
+            if started_ray:
+                ray.shutdown()
+            result.server = None
+    result.seconds = time.perf_counter() - started
+    _report(result, console)
+    return result
+
+
+def _train_and_export(
+    config: DemoConfig, plans: list[TaskPlan], out: Path, console: Console, steps: int
+) -> tuple[dict[str, Path], dict[str, Manifest], dict[str, tuple]]:
+    from kiln.data.info import LoadOptions
+    from kiln.export import export_run
+    from kiln.training import TrainConfig, train
+
+    runs: dict[str, Path] = {}
+    manifests: dict[str, Manifest] = {}
+    timings: dict[str, tuple] = {}
+    for index, plan in enumerate(plans, 1):
+        console.print(
+            f"[bold][2/{steps}][/] training {plan.task} ({plan.model}) on Ray Train, "
+            f"{config.workers} workers — {index}/{len(plans)}"
+        )
+        began = time.perf_counter()
+        run = train(
+            TrainConfig(
+                task=plan.task,
+                model=plan.model,
+                data=str(out / "data" / plan.task),
+                data_options=LoadOptions(**plan.data_options),
+                model_options=plan.model_options,
+                epochs=plan.epochs,
+                batch_size=plan.batch_size,
+                workers=config.workers,
+                steps_per_epoch=plan.steps_per_epoch,
+                seed=config.seed,
+                out=str(out / "runs"),
+                run_id=f"{plan.task}-{plan.model}",
+            ),
+            console=console,
+        )
+        trained = time.perf_counter() - began
+        console.print(f"[bold][3/{steps}][/] exporting {plan.task} to ONNX (parity-gated)")
+        began = time.perf_counter()
+        manifests[plan.task] = export_run(
+            run.run_dir,
+            str(out / "registry"),
+            name=f"demo-{plan.task}",
+            progress=lambda message: console.print(f"  {message}"),
+        )
+        runs[plan.task] = run.run_dir
+        timings[plan.task] = (trained, time.perf_counter() - began)
+        console.print(f"  registered {manifests[plan.task].ref}")
+    return runs, manifests, timings
+
+
+def _serve(config: DemoConfig, out: Path, manifests: dict[str, Manifest]):
+    from kiln.serving import launch
+    from kiln.serving.config import ModelChoice, ServeArgs
+
+    models = {task: ModelChoice(name=m.name, version=m.version) for task, m in manifests.items()}
+    args = ServeArgs.model_validate({"registry": str(out / "registry"), "models": models})
+    return launch.start(args, host=config.host, port=config.port)
+
+
+def _exercise(
+    config: DemoConfig,
+    plan: TaskPlan,
+    out: Path,
+    url: str,
+    manifest: Manifest,
+    run_dir: Path,
+    timing: tuple[float, float],
+) -> tuple[TaskOutcome, list[Path]]:
+    data, count = out / "data" / plan.task, config.requests_per_task
+    drawn = [p for p in [plots.copy_learning_curves(run_dir, plan.task, out)] if p]
+    if plan.task == "forecasting":
+        samples = window_samples(data, plan.data_options, manifest, count)
+        served = client.serve_windows(url, samples.inputs)
+    else:
+        samples = image_samples(plan.task, data, plan.data_options, count)
+        class_names = list(manifest.preprocessing.class_names)  # type: ignore[union-attr]
+        served = client.serve_images(url, plan.task, samples.inputs, class_names)
+    assert samples.tensors is not None
+    client.infer_v2(url, manifest.name, samples.tensors, served)
+    metric, value, baseline_name, baseline, agree = _score(plan.task, samples, served)
+    if plan.task == "segmentation":
+        drawn.append(out / "segmentation_overlay.png")
+        plots.segmentation_overlay(samples.inputs, samples.truth, served.outputs, drawn[-1])
+    elif plan.task == "forecasting":
+        drawn.append(out / "forecast_vs_truth.png")
+        plots.forecast_vs_truth(samples.truth, served.outputs, samples.naive, drawn[-1])
+    else:
+        drawn.append(out / "confusion_matrix.png")
+        names = list(manifest.preprocessing.class_names)  # type: ignore[union-attr]
+        matrix = np.zeros((len(names), len(names)), dtype=int)
+        for truth, predicted in zip(samples.truth, served.outputs, strict=True):
+            if predicted >= 0:
+                matrix[truth, predicted] += 1
+        plots.confusion_matrix(matrix.tolist(), names, drawn[-1])
+    parity = manifest.parity
+    return TaskOutcome(
+        task=plan.task,
+        model=f"{manifest.ref} ({manifest.architecture})",
+        metric=metric,
+        served=value,
+        baseline_name=baseline_name,
+        baseline=baseline,
+        parity_max_abs_diff=parity.max_abs_diff if parity else None,
+        parity_atol=parity.atol if parity else None,
+        v1_p50_ms=served.v1_p50_ms,
+        v2_batch_ms=served.v2_seconds * 1000,
+        apis_agree=agree,
+        train_seconds=timing[0],
+        export_seconds=timing[1],
+    ), drawn
+
+
+def _score(
+    task: str, samples: Samples, served: client.Served
+) -> tuple[str, float, str, float, bool]:
+    v2 = served.v2_outputs
+    assert v2 is not None
+    if task == "forecasting":
+        truth, predicted = np.asarray(samples.truth), np.asarray(served.outputs)
+        agree = bool(np.allclose(v2.reshape(-1), predicted, atol=1e-2))
+        return (
+            "MAE °C",
+            float(np.abs(predicted - truth).mean()),
+            "naive MAE",
+            float(np.abs(np.asarray(samples.naive) - truth).mean()),
+            agree,
+        )
+    if task == "segmentation":
+        truth, predicted = np.stack(samples.truth), np.stack(served.outputs)
+        majority = np.bincount(truth.reshape(-1)).max() / truth.size
+        agree = bool((v2.argmax(axis=-1) == predicted).mean() > 0.999)
+        return (
+            "pixel acc.",
+            float((predicted == truth).mean()),
+            "majority class",
+            float(majority),
+            agree,
+        )
+    truth, predicted = np.asarray(samples.truth), np.asarray(served.outputs)
+    scores = v2.reshape(len(v2), -1)
+    v2_labels = (scores[:, 0] > 0.5).astype(int) if scores.shape[1] == 1 else scores.argmax(1)
+    majority = np.bincount(truth).max() / len(truth)
+    return (
+        "accuracy",
+        float((predicted == truth).mean()),
+        "majority class",
+        float(majority),
+        bool((v2_labels == predicted).all()),
+    )
+
+
+def _report(result: DemoResult, console: Console) -> None:
+    table = Table(title=f"kiln demo — {result.seconds:.0f} s")
+    for column in (
+        "task",
+        "model",
+        "served metric",
+        "baseline",
+        "parity max|Δ|",
+        "v1 p50",
+        "v2 batch",
+        "APIs agree",
+        "train / export",
+    ):
+        table.add_column(column)
+    for o in result.outcomes:
+        parity = (
+            f"{o.parity_max_abs_diff:.1e} ≤ {o.parity_atol:.0e}"
+            if o.parity_max_abs_diff is not None
+            else "—"
+        )
+        table.add_row(
+            o.task,
+            o.model,
+            f"{o.metric} {o.served:.3f}",
+            f"{o.baseline_name} {o.baseline:.3f}",
+            parity,
+            f"{o.v1_p50_ms:.1f} ms",
+            f"{o.v2_batch_ms:.0f} ms",
+            "yes" if o.apis_agree else "[red]no[/]",
+            f"{o.train_seconds:.0f} s / {o.export_seconds:.0f} s",
+        )
+    # A wide table reads better than a wrapped one, even when the output is a pipe or a file.
+    console.print(table, width=max(console.width, 150))
+    summary = {
+        "seconds": round(result.seconds, 1),
+        "url": result.url,
+        "tasks": [asdict(o) for o in result.outcomes],
+        "plots": [str(p) for p in result.plots],
+    }
+    (result.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    console.print(f"plots and summary.json in {result.out}:")
+    for path in result.plots:
+        console.print(f"  {path.name}")
