@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from .rundirs import image_info, write_run
+
 
 @pytest.fixture(scope="session")
 def keras():
@@ -54,3 +56,16 @@ def augmented_classifier(keras):
     data = np.random.default_rng(1).uniform(0, 255, (16, 32, 32, 3)).astype("float32")
     model.fit(data, np.arange(16) % 2, epochs=2, batch_size=8, verbose=0)
     return model
+
+
+@pytest.fixture(scope="session")
+def segmentation_run(tmp_path_factory, small_segmentation_model):
+    root = tmp_path_factory.mktemp("runs")
+    return write_run(
+        root,
+        small_segmentation_model,
+        image_info("segmentation"),
+        run_id="seg-run",
+        architecture="segmentation_convnet",
+        evaluation={"loss": 0.9, "accuracy": 0.61},
+    )

@@ -13,20 +13,7 @@ from kiln.export import export_run
 from kiln.registry import RegistryStore
 
 from .builders import recurrent_model
-from .rundirs import image_info, jena_info, write_run
-
-
-@pytest.fixture(scope="module")
-def segmentation_run(tmp_path_factory, small_segmentation_model):
-    root = tmp_path_factory.mktemp("runs")
-    return write_run(
-        root,
-        small_segmentation_model,
-        image_info("segmentation"),
-        run_id="seg-run",
-        architecture="segmentation_convnet",
-        evaluation={"loss": 0.9, "accuracy": 0.61},
-    )
+from .rundirs import jena_info, write_run
 
 
 @pytest.fixture(scope="module")
