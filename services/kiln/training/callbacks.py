@@ -78,6 +78,13 @@ class ReportToRayTrain(keras.callbacks.Callback):
                 {key: value for key, value in report.items() if key != "kind"},
                 checkpoint=checkpoint,
             )
+        # Ray Train's controller registers a reported checkpoint when it next polls the
+        # workers; a worker that dies before that poll would lose the epoch just finished too.
+        # Waiting until the checkpoint is committed bounds a failure's cost to the epoch in
+        # flight.
+        ray.train.get_all_reported_checkpoints(
+            consistency_mode=ray.train.CheckpointConsistencyMode.COMMITTED
+        )
         if self.rank == 0:
             if self.metrics is not None:
                 self.metrics.record_epoch(

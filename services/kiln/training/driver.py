@@ -110,7 +110,7 @@ def _execute(config: TrainConfig, run: RunDir, console: Console) -> RunResult:
         run.write_record(record)
         with (
             ray_logs_to(run.path(LOGS_DIR) / "driver.log"),
-            ray_session(config.address, worker_env=WORKER_ENV),
+            ray_session(config.address),
         ):
             if config.gpus_per_worker and cluster_gpus() < config.gpus_per_worker:
                 raise ConfigError(

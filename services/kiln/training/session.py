@@ -47,8 +47,12 @@ def ray_logs_to(path: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def ray_session(address: str | None, *, worker_env: dict[str, str]) -> Iterator[bool]:
-    """Yield True when this call started Ray (and will shut it down), False when reusing one."""
+def ray_session(address: str | None) -> Iterator[bool]:
+    """Yield True when this call started Ray (and will shut it down), False when reusing one.
+
+    No runtime environment is passed here: inside a Ray job that would replace the job's own
+    (which carries the project's code); the trainer sets its workers' environment itself.
+    """
     if ray.is_initialized():
         yield False
         return
@@ -58,7 +62,6 @@ def ray_session(address: str | None, *, worker_env: dict[str, str]) -> Iterator[
             include_dashboard=False,
             log_to_driver=False,
             logging_level=logging.WARNING,
-            runtime_env={"env_vars": worker_env},
         )
     except (ConnectionError, ValueError, RuntimeError) as e:
         raise ConfigError(f"cannot join the Ray cluster at {address!r}: {e}") from e
