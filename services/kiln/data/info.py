@@ -8,7 +8,7 @@ knobs a user may turn on a loader; its defaults are the book's.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,6 +26,9 @@ TASK_LAYOUTS: dict[str, tuple[str, ...]] = {
 
 # The image side each layout is resized to unless the user says otherwise (the book's sizes).
 DEFAULT_IMAGE_SIZE: dict[str, int] = {"pets": 200, "folder": 180, "mnist": 28}
+
+
+Side = Annotated[int, Field(ge=1, le=8192)]
 
 
 class _Model(BaseModel):
@@ -76,7 +79,7 @@ class LoadOptions(_Model):
 
     layout: Layout | None = None
     seed: int = 1337
-    image_size: tuple[int, int] | None = None
+    image_size: tuple[Side, Side] | None = None
     validation_count: int = Field(default=1000, ge=1)
     test_count: int = Field(default=1000, ge=1)
     validation_fraction: float | None = Field(default=None, gt=0.0, lt=1.0)

@@ -64,40 +64,44 @@ def _is_class_folder_root(path: Path) -> bool:
     return len(classes) >= 1 and all(_has_images(c) for c in classes)
 
 
-def find_layout(path: Path) -> str | None:
-    """The layout ``path`` holds, or None when it looks like none of them."""
-    if (path / "images").is_dir() and (path / "annotations" / "trimaps").is_dir():
-        return "pets"
-    if mnist_npz(path) is not None:
-        return "mnist"
-    if jena_csv(path) is not None:
-        return "jena"
-    if path.is_dir() and _is_class_folder_root(path):
-        return "folder"
-    return None
+def holds(layout: str, path: Path) -> bool:
+    """Whether ``path`` holds data in ``layout``."""
+    if layout == "pets":
+        return (path / "images").is_dir() and (path / "annotations" / "trimaps").is_dir()
+    if layout == "folder":
+        return path.is_dir() and _is_class_folder_root(path)
+    if layout == "mnist":
+        return mnist_npz(path) is not None
+    return jena_csv(path) is not None
 
 
 def detect_layout(task: str, path: str | Path) -> str:
     """The layout of the data at ``path`` for ``task``, or a DataError saying what was found
-    and what the task expects."""
+    and what the task expects.
+
+    The task's own layouts are tried first (a stray ``labels.csv`` next to class folders does
+    not make them a Jena dataset); other layouts are looked at only to explain a refusal.
+    """
     if task not in TASKS:
         raise DataError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
     path = Path(path)
     if not path.exists():
         raise DataError(f"data path {path} does not exist")
     expected = TASK_LAYOUTS[task]
-    layout = find_layout(path)
-    if layout is None:
+    for layout in expected:
+        if holds(layout, path):
+            return layout
+    others = [layout for layouts in TASK_LAYOUTS.values() for layout in layouts]
+    found = next((layout for layout in others if holds(layout, path)), None)
+    if found is not None:
         raise DataError(
-            f"{path} holds no recognised {task} data; expected the {' or '.join(expected)} "
-            f"layout ({_LAYOUT_HINTS[task]})"
-        )
-    if layout not in expected:
-        raise DataError(
-            f"{path} holds {layout!r} data, which the {task} task cannot read; "
+            f"{path} holds {found!r} data, which the {task} task cannot read; "
             f"expected the {' or '.join(expected)} layout ({_LAYOUT_HINTS[task]})"
         )
-    return layout
+    raise DataError(
+        f"{path} holds no recognised {task} data; expected the {' or '.join(expected)} "
+        f"layout ({_LAYOUT_HINTS[task]})"
+    )
 
 
 _LAYOUT_HINTS = {

@@ -15,10 +15,10 @@ from typing import Any
 
 import keras
 
-from kiln.data.info import DatasetInfo
+from kiln.data.info import DatasetInfo, Fingerprint, SplitCounts
 from kiln.errors import ConfigError
 from kiln.models import timeseries, vision
-from kiln.models.catalog import check
+from kiln.models.catalog import ARCHITECTURES, check
 
 _IMAGE_BUILDERS: dict[str, Callable[..., keras.Model]] = {
     "segmentation_convnet": vision.segmentation_convnet,
@@ -47,6 +47,36 @@ def build_model(name: str, info: DatasetInfo, **overrides: Any) -> keras.Model:
     return builder(info.input_shape, **overrides)
 
 
-def parameter_count(name: str, info: DatasetInfo, **overrides: Any) -> int:
-    """Trainable and non-trainable parameters of ``name`` built for ``info``."""
-    return int(build_model(name, info, **overrides).count_params())
+def reference_info(name: str) -> DatasetInfo:
+    """A DatasetInfo describing the book's data for ``name`` (no files behind it): Pets at
+    200x200 with 3 trimap classes, cats vs dogs at 180x180, MNIST, or Jena windows of 120
+    hourly rows of 14 columns. For showing parameter counts without loading data."""
+    if name not in ARCHITECTURES:
+        raise ConfigError(f"unknown model {name!r}; expected one of {', '.join(ARCHITECTURES)}")
+    arch = ARCHITECTURES[name]
+    shape = list(arch.reference_input)
+    layout = arch.layouts[0]
+    common: dict[str, Any] = {
+        "task": arch.task,
+        "layout": layout,
+        "root": "(reference)",
+        "input_shape": shape,
+        "split_counts": SplitCounts(train=0, validation=0, test=0),
+        "fingerprint": Fingerprint(root="(reference)", file_count=0, total_bytes=0, sha256=""),
+    }
+    if arch.task == "forecasting":
+        return DatasetInfo(**common, sequence_length=shape[0], sampling_rate=6)
+    return DatasetInfo(
+        **common,
+        num_classes=arch.reference_classes,
+        class_names=[str(i) for i in range(arch.reference_classes)],
+        image_height=shape[0],
+        image_width=shape[1],
+        image_channels=shape[2],
+    )
+
+
+def parameter_count(name: str, info: DatasetInfo | None = None, **overrides: Any) -> int:
+    """Parameters of ``name`` built for ``info`` (default: the book's data, see reference_info)."""
+    model = build_model(name, info or reference_info(name), **overrides)
+    return int(model.count_params())

@@ -22,6 +22,9 @@ class Architecture:
     layouts: tuple[str, ...]
     description: str
     loss: str
+    # The book's input (without the batch dimension) and class count, for `kiln models list`.
+    reference_input: tuple[int, ...] = ()
+    reference_classes: int = 0
 
 
 ARCHITECTURES: dict[str, Architecture] = {
@@ -34,6 +37,8 @@ ARCHITECTURES: dict[str, Architecture] = {
             "Strided-conv encoder (64-64-128-128-256-256) and Conv2DTranspose decoder, "
             "per-pixel softmax over the trimap classes (DLwP ch. 9).",
             "sparse_categorical_crossentropy",
+            (200, 200, 3),
+            3,
         ),
         Architecture(
             "mini_xception",
@@ -42,6 +47,8 @@ ARCHITECTURES: dict[str, Architecture] = {
             "Augmentation (flip, rotation, zoom), Rescaling, 5x5 stem, residual blocks of "
             "BatchNorm/ReLU/SeparableConv2D x2 + MaxPooling for 32..512, GAP, Dropout 0.5.",
             "binary_crossentropy (2 classes) / sparse_categorical_crossentropy",
+            (180, 180, 3),
+            2,
         ),
         Architecture(
             "residual_convnet",
@@ -49,6 +56,8 @@ ARCHITECTURES: dict[str, Architecture] = {
             ("folder", "mnist"),
             "Small residual convnet: three residual blocks (32, 64, 128) and GAP (DLwP ch. 9).",
             "binary_crossentropy (2 classes) / sparse_categorical_crossentropy",
+            (180, 180, 3),
+            2,
         ),
         Architecture(
             "mnist_convnet",
@@ -56,6 +65,8 @@ ARCHITECTURES: dict[str, Architecture] = {
             ("mnist", "folder"),
             "Conv2D 32-64-128 with max pooling, Flatten, softmax head (DLwP ch. 8).",
             "binary_crossentropy (2 classes) / sparse_categorical_crossentropy",
+            (28, 28, 1),
+            10,
         ),
         Architecture(
             "dense",
@@ -63,6 +74,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             ("jena",),
             "Flatten + Dense(16) densely connected baseline (DLwP ch. 10).",
             "mse",
+            (120, 14),
         ),
         Architecture(
             "conv1d",
@@ -70,14 +82,16 @@ ARCHITECTURES: dict[str, Architecture] = {
             ("jena",),
             "Conv1D 8 filters (24, 12, 6) with max pooling and GAP.",
             "mse",
+            (120, 14),
         ),
-        Architecture("lstm", "forecasting", ("jena",), "LSTM(16) then Dense(1).", "mse"),
+        Architecture("lstm", "forecasting", ("jena",), "LSTM(16) then Dense(1).", "mse", (120, 14)),
         Architecture(
             "lstm_dropout",
             "forecasting",
             ("jena",),
             "LSTM(32, recurrent_dropout=0.25), Dropout 0.5, Dense(1).",
             "mse",
+            (120, 14),
         ),
         Architecture(
             "stacked_gru",
@@ -85,6 +99,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             ("jena",),
             "Two GRU(32, recurrent_dropout=0.5) layers, Dropout 0.5, Dense(1).",
             "mse",
+            (120, 14),
         ),
         Architecture(
             "bidirectional_lstm",
@@ -92,6 +107,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             ("jena",),
             "Bidirectional(LSTM(16)) then Dense(1).",
             "mse",
+            (120, 14),
         ),
     )
 }

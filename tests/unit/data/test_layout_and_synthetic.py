@@ -138,3 +138,16 @@ def test_cli_writes_each_layout_and_prints_what_it_wrote(tmp_path):
     result = runner.invoke(data, ["synth", "--task", "mnist", "--out", str(tmp_path / "mnist")])
     assert result.exit_code == 2
     assert "error:" in result.output and "not an empty directory" in result.output
+
+
+def test_a_stray_csv_or_npz_does_not_hide_class_folders(tmp_path, folder_dir):
+    root = tmp_path / "mixed"
+    for path in folder_dir.glob("train/*/*.jpg"):
+        target = root / path.relative_to(folder_dir)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(path.read_bytes())
+    (root / "labels.csv").write_text("file,label\n")
+    np.savez(root / "features.npz", a=np.zeros(2))
+    assert detect_layout("classification", root) == "folder"
+    with pytest.raises(DataError, match="holds 'folder' data, which the forecasting task"):
+        detect_layout("forecasting", root / "train")

@@ -39,13 +39,3 @@ def series_info(sequence_length: int = 120, columns: int = 14) -> DatasetInfo:
         split_counts=_COUNTS,
         fingerprint=_PRINT,
     )
-
-
-# The book's input for each model: Pets 200x200 with 3 trimap classes, cats vs dogs 180x180,
-# MNIST 28x28x1 with 10 digits, Jena windows of 120 hourly rows of 14 columns.
-BOOK_INFO = {
-    "segmentation_convnet": lambda: image_info("pets", 200, classes=3),
-    "mini_xception": lambda: image_info("folder", 180),
-    "residual_convnet": lambda: image_info("folder", 180),
-    "mnist_convnet": lambda: image_info("mnist", 28, channels=1, classes=10),
-}

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from kiln.errors import ConfigError
-from kiln.models.build import build_model
+from kiln.models.build import build_model, parameter_count, reference_info
 from kiln.models.catalog import ARCHITECTURES
 
-from .conftest import BOOK_INFO, image_info, series_info
+from .conftest import image_info, series_info
 
 # Parameter counts summed by hand from the book's layer lists (see each comment).
 BOOK_PARAMETERS = {
@@ -32,7 +32,7 @@ BOOK_PARAMETERS = {
 
 @pytest.mark.parametrize("name", list(ARCHITECTURES))
 def test_builds_the_books_model_at_full_size_and_runs_one_forward_pass(name):
-    info = BOOK_INFO.get(name, series_info)()
+    info = reference_info(name)
     model = build_model(name, info)
     x = np.zeros((2, *info.input_shape), np.float32)
     y = model(x, training=False).numpy()
@@ -46,6 +46,16 @@ def test_builds_the_books_model_at_full_size_and_runs_one_forward_pass(name):
     assert isinstance(model.optimizer, keras.optimizers.RMSprop)
     if name in BOOK_PARAMETERS:
         assert model.count_params() == BOOK_PARAMETERS[name]
+
+
+def test_reference_inputs_are_the_books():
+    assert reference_info("segmentation_convnet").input_shape == [200, 200, 3]
+    assert reference_info("mini_xception").input_shape == [180, 180, 3]
+    assert reference_info("mnist_convnet").num_classes == 10
+    assert reference_info("stacked_gru").input_shape == [120, 14]
+    assert parameter_count("lstm") == BOOK_PARAMETERS["lstm"]
+    with pytest.raises(ConfigError, match="unknown model 'gpt'"):
+        reference_info("gpt")
 
 
 def test_heads_and_losses_follow_the_class_count():
