@@ -23,15 +23,36 @@ DEFAULT_VALIDATION_FRACTION = 0.25
 
 
 def plan_windows(table: JenaTable, options: LoadOptions) -> WindowPlan:
-    rows = len(table.values)
+    """Where the splits fall for ``table``, or a DataError saying how many rows would do."""
     validation_fraction = options.validation_fraction or DEFAULT_VALIDATION_FRACTION
     if options.train_fraction + validation_fraction >= 1.0:
         raise ConfigError(
             f"train_fraction {options.train_fraction} + validation_fraction "
             f"{validation_fraction} leave no rows for the test split; their sum must be < 1"
         )
-    horizon_rows = round(options.horizon_hours * 60.0 / table.row_interval_minutes)
-    plan = WindowPlan(
+    rows = len(table.values)
+    plan = _plan(rows, options, validation_fraction, table.row_interval_minutes)
+    short = [name for name, count in plan.counts().items() if count < 1]
+    if short:
+        interval = table.row_interval_minutes
+        needed = rows
+        while min(_plan(needed, options, validation_fraction, interval).counts().values()) < 1:
+            needed += max(1, needed // 50)
+        days = needed * table.row_interval_minutes / (24 * 60)
+        raise DataError(
+            f"{rows} rows are too few for windows of {options.sequence_length} samples every "
+            f"{options.sampling_rate} rows with a {options.horizon_hours:g} h horizon: the "
+            f"{', '.join(short)} split(s) would have no window; about {needed} rows "
+            f"({days:.0f} days) are needed, or use a shorter sequence_length"
+        )
+    return plan
+
+
+def _plan(
+    rows: int, options: LoadOptions, validation_fraction: float, interval: float
+) -> WindowPlan:
+    horizon_rows = round(options.horizon_hours * 60.0 / interval)
+    return WindowPlan(
         rows=rows,
         train_rows=int(options.train_fraction * rows),
         validation_rows=int(validation_fraction * rows),
@@ -39,15 +60,6 @@ def plan_windows(table: JenaTable, options: LoadOptions) -> WindowPlan:
         sampling_rate=options.sampling_rate,
         horizon_rows=max(1, horizon_rows),
     )
-    short = {name: count for name, count in plan.counts().items() if count < 1}
-    if short:
-        raise DataError(
-            f"{rows} rows are too few for windows of {options.sequence_length} samples every "
-            f"{options.sampling_rate} rows with a {options.horizon_hours:g} h horizon: the "
-            f"{', '.join(short)} split(s) would have no window; each split needs more than "
-            f"{plan.span} rows, and the test split {plan.delay} more"
-        )
-    return plan
 
 
 def load_jena(path: Path, root: Path, options: LoadOptions) -> Splits:
