@@ -52,5 +52,6 @@ def demo(out: str, keep_serving: bool, port: int, budget: str) -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not abort the stop
         result.server.stop()
         console.print("stopped")

@@ -116,6 +116,9 @@ def serve(
     except KeyboardInterrupt:
         pass
     finally:
+        # A terminal's Ctrl-C reaches Ray's own processes too; a second one must not abort the
+        # shutdown half-way and leave Ray running.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         with console.status("stopping …"):
             server.stop()
         console.print("stopped")

@@ -165,7 +165,12 @@ def build_api(backend: Backend, tasks: list[str], auth: BearerAuth, max_body_byt
     async def server_metadata() -> dict[str, Any]:
         return {"name": "kiln", "version": "1", "extensions": ["binary_tensor_data"]}
 
-    @app.get("/v2/health/live", tags=["v2"], response_model=schemas.Health)
+    @app.get(
+        "/v2/health/live",
+        tags=["v2"],
+        response_model=schemas.Health,
+        response_model_exclude_none=True,
+    )
     async def live() -> dict[str, bool]:
         return {"live": True}
 
