@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from kiln.commands._common import kiln_errors
+from kiln.config import TASKS
 
 SYNTH_KINDS = ("segmentation", "classification", "mnist", "forecasting")
 
@@ -44,3 +45,45 @@ def synth(kind: str, out: str, size: int | None, seed: int) -> None:
 
     result = write_synthetic(kind, out, size=size, seed=seed)
     click.echo(result.summary())
+
+
+@data.command()
+@click.option("--task", type=click.Choice(TASKS), required=True, help="The task to read for.")
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--image-size", type=int, default=None, help="Resize images to this square side.")
+@click.option("--sequence-length", type=int, default=None, help="Forecasting window length.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole DatasetInfo as JSON.")
+@kiln_errors
+def inspect(
+    task: str, path: str, image_size: int | None, sequence_length: int | None, as_json: bool
+) -> None:
+    """Load PATH as training would and report what was found: layout, shapes, splits, the
+    naive baseline, and every file skipped or converted (and why)."""
+    from kiln.config import validate
+    from kiln.data.info import LoadOptions
+    from kiln.data.loaders import load_splits
+
+    raw: dict = {}
+    if image_size is not None:
+        raw["image_size"] = (image_size, image_size)
+    if sequence_length is not None:
+        raw["sequence_length"] = sequence_length
+    info = load_splits(task, path, validate(LoadOptions, raw, "data options")).info
+    if as_json:
+        click.echo(info.model_dump_json(indent=2))
+        return
+    counts = info.split_counts
+    click.echo(f"{info.root}: {info.layout} layout, input shape {info.input_shape}")
+    if info.class_names:
+        click.echo(f"classes ({info.num_classes}): {', '.join(info.class_names)}")
+    click.echo(f"splits: train {counts.train}, validation {counts.validation}, test {counts.test}")
+    if info.naive_baseline_mae is not None:
+        click.echo(f"naive baseline MAE on the test windows: {info.naive_baseline_mae:.3f} degC")
+    fingerprint = info.fingerprint
+    click.echo(
+        f"fingerprint: {fingerprint.file_count} files, {fingerprint.total_bytes} bytes, "
+        f"sha256 {fingerprint.sha256[:16]}"
+    )
+    click.echo(f"skipped {info.skipped_files} file(s), converted {info.converted_files}")
+    for warning in info.warnings:
+        click.echo(f"  warning: {warning}")

@@ -183,3 +183,32 @@ def test_synthetic_images_carry_a_signal_simple_rules_already_find():
     centroids = np.stack([x_train[train == d].mean(axis=0) for d in range(10)])
     distances = ((x_test[:, None] - centroids[None]) ** 2).sum(axis=-1)
     assert (distances.argmin(axis=1) == test).mean() > 0.6
+
+
+def test_cli_inspect_reports_splits_skips_and_the_baseline(pets_dir, jena_dir, tmp_path):
+    import json
+
+    from kiln.commands.data import data
+
+    runner = CliRunner()
+    messy = tmp_path / "messy"
+    for path in pets_dir.rglob("*.*"):
+        target = messy / path.relative_to(pets_dir)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(path.read_bytes())
+    (messy / "images" / "Abyssinian_1.jpg").write_bytes(b"garbage")
+    result = runner.invoke(
+        data, ["inspect", "--task", "segmentation", str(messy), "--image-size", "16"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "splits: train 15, validation 4, test 4" in result.output
+    assert "skipped 1 file(s)" in result.output and "Abyssinian_1.jpg" in result.output
+    result = runner.invoke(
+        data,
+        ["inspect", "--task", "forecasting", str(jena_dir), "--sequence-length", "24", "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.output[result.output.index("{") :])
+    assert info["layout"] == "jena" and info["naive_baseline_mae"] > 0
+    result = runner.invoke(data, ["inspect", "--task", "forecasting", str(pets_dir)])
+    assert result.exit_code == 2 and "holds 'pets' data" in result.output
