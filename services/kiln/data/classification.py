@@ -134,7 +134,7 @@ def load_folder(root: Path, options: LoadOptions) -> Splits:
         split_counts=SplitCounts(**{name: len(arrays[name][0]) for name in SPLIT_DIRS}),
         skipped_files=report.skipped,
         converted_files=report.converted,
-        warnings=report.warnings,
+        warnings=report.all_warnings,
         fingerprint=fingerprint(root, [p for v in items.values() for p, _ in v]),
     )
     datasets = {name: image_dataset(*arrays[name]) for name in SPLIT_DIRS}

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 # Modes that carry an alpha channel: composited over white so transparent areas do not turn black.
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 _JPEG_SUFFIXES = frozenset({".jpg", ".jpeg"})
+MAX_WARNINGS = 100
 
 
 @dataclass
@@ -37,6 +38,7 @@ class DecodeReport:
     skipped: int = 0
     converted: int = 0
     warnings: list[str] = field(default_factory=list)
+    _noted: int = 0
 
     def skip(self, path: Path, reason: str) -> None:
         self.skipped += 1
@@ -47,8 +49,19 @@ class DecodeReport:
         self.note(f"converted {path}: {reason}")
 
     def note(self, message: str) -> None:
+        """Log every message; keep the first ``MAX_WARNINGS`` for DatasetInfo (and run.json),
+        then only count, so a folder of ten thousand bad files does not bloat the record."""
         log.warning(message)
-        self.warnings.append(message)
+        self._noted += 1
+        if self._noted <= MAX_WARNINGS:
+            self.warnings.append(message)
+
+    @property
+    def all_warnings(self) -> list[str]:
+        hidden = self._noted - len(self.warnings)
+        if hidden <= 0:
+            return list(self.warnings)
+        return [*self.warnings, f"... and {hidden} more warning(s), see the log"]
 
 
 def check_memory(count: int, height: int, width: int, channels: int, budget_mb: int) -> None:

@@ -57,7 +57,8 @@ class JenaTable:
 def read_jena(path: Path) -> JenaTable:
     """Parse and check the whole CSV (see the module docstring for what is refused)."""
     try:
-        handle = path.open(newline="", encoding="utf-8")
+        # utf-8-sig: a byte-order mark (spreadsheet exports add one) is not part of the header.
+        handle = path.open(newline="", encoding="utf-8-sig")
     except OSError as e:
         raise DataError(f"cannot read {path}: {e}") from e
     with handle:

@@ -109,7 +109,7 @@ def load_pets(root: Path, options: LoadOptions) -> Splits:
         split_counts=SplitCounts(train=n_train, validation=n_val, test=n_test),
         skipped_files=report.skipped,
         converted_files=report.converted,
-        warnings=report.warnings,
+        warnings=report.all_warnings,
         fingerprint=fingerprint(root, [p for pair in pairs for p in pair]),
     )
     return Splits(

@@ -177,3 +177,12 @@ def test_rejects_a_corrupt_npz_and_a_resize_of_mnist(tmp_path, mnist_dir):
         load_splits("classification", tmp_path)
     with pytest.raises(ConfigError, match="image_size"):
         load_splits("classification", mnist_dir, LoadOptions(image_size=(32, 32)))
+
+
+def test_counts_every_skip_but_keeps_the_warning_list_bounded(tmp_path):
+    root = flat_folder(tmp_path / "junk", classes=("a", "b"), per_class=4)
+    for index in range(105):
+        (root / "a" / f"readme{index}.txt").write_text("not an image")
+    info = load_splits("classification", root, LoadOptions(image_size=(8, 8))).info
+    assert info.skipped_files == 105
+    assert len(info.warnings) == 101 and info.warnings[-1].startswith("... and 5 more warning")

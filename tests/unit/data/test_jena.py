@@ -164,6 +164,13 @@ def test_cleans_wind_sentinels_with_a_warning_and_refuses_them_elsewhere(tmp_pat
         load_splits("forecasting", tmp_path / "b", SHORT)
 
 
+def test_reads_a_csv_saved_with_a_byte_order_mark(tmp_path, jena_dir, jena):
+    text = (jena_dir / "jena_climate_2009_2016.csv").read_text()
+    (tmp_path / "bom.csv").write_text("\ufeff" + text.replace("\n", "\r\n"), newline="")
+    info = load_splits("forecasting", tmp_path, SHORT).info
+    assert info.split_counts == jena.info.split_counts and info.mean == jena.info.mean
+
+
 def test_refuses_too_few_rows_and_inconsistent_options(tmp_path, jena_dir):
     write_jena_csv(tmp_path / "jena.csv", jena_table(3, seed=0))
     with pytest.raises(
