@@ -73,6 +73,7 @@ apt_opts=(
   -o "Dir::State::Lists=$APT/lists"
   -o "Dir::Cache=$APT/cache"
   -o "Debug::NoLocking=1"
+  -o "APT::Sandbox::User=root"  # the private lists dir is not readable by _apt; no warning
 )
 
 tree=""
@@ -127,4 +128,6 @@ $(tail -n 30 "$WORK/$b.log")"
 done
 
 have_all_binaries || die "binaries missing after the build"
-say "done: ${BINARIES[*]} in $BIN"
+# The source tree and Go's caches take about 2 GB; the binaries are all later runs need.
+rm -rf "$SRC" "$WORK/go-build" "$APT"
+say "done: ${BINARIES[*]} in $BIN (build logs in $WORK)"

@@ -84,6 +84,8 @@ class ControlPlane:
         return self.workdir / "pki" / "ca.crt"
 
     def start(self, timeout: float = 90.0) -> ControlPlane:
+        """Start etcd and the apiserver (and the controller-manager, see its flag); on any
+        failure, stop what started and raise ``Unavailable`` with the component's log."""
         missing = missing_parts()
         if missing:
             raise Unavailable(f"missing {', '.join(missing)}; {ENABLE_HINT}")
@@ -93,7 +95,7 @@ class ControlPlane:
             self._start_etcd(timeout)
             self._start_apiserver(timeout)
             if self.with_controller_manager:
-                self._start_controller_manager(timeout)
+                self.start_controller_manager(timeout)
         except BaseException:
             self.stop()
             raise
@@ -205,7 +207,10 @@ current-context: kiln-test
         ])  # fmt: skip
         self._wait("kube-apiserver", f"{self.api_url}/readyz", timeout)
 
-    def _start_controller_manager(self, timeout: float) -> None:
+    def start_controller_manager(self, timeout: float = 90.0) -> None:
+        """Start the controller-manager (``start()`` does, unless told not to). Its garbage
+        collector learns resource types at start and then only every ~30 s, so callers that
+        install CRDs should do that first, then call this."""
         pki, kubeconfig = self.workdir / "pki", str(self.kubeconfig)
         (self.workdir / "cm-certs").mkdir(exist_ok=True)
         self._spawn("kube-controller-manager", [

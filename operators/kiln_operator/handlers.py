@@ -54,11 +54,10 @@ def objects_known(memo: kopf.Memo, **_: Any) -> int:
 @kopf.on.resume(*KILN, "trainingjobs")
 @kopf.on.create(*KILN, "trainingjobs")
 @kopf.on.update(*KILN, "trainingjobs", field="spec")
-def reconcile_training_job(body: Any, patch: Any, retry: int, memo: kopf.Memo, **_: Any) -> None:
+def reconcile_training_job(body: Any, retry: int, memo: kopf.Memo, **_: Any) -> None:
     reconcile.guarded(
         reconcile.TRAINING_JOB,
         body,
-        patch,
         retry,
         memo.metrics,
         lambda: reconcile.training_job(body, memo.settings),
@@ -68,13 +67,10 @@ def reconcile_training_job(body: Any, patch: Any, retry: int, memo: kopf.Memo, *
 @kopf.on.resume(*KILN, "modeldeployments")
 @kopf.on.create(*KILN, "modeldeployments")
 @kopf.on.update(*KILN, "modeldeployments", field="spec")
-def reconcile_model_deployment(
-    body: Any, patch: Any, retry: int, memo: kopf.Memo, **_: Any
-) -> None:
+def reconcile_model_deployment(body: Any, retry: int, memo: kopf.Memo, **_: Any) -> None:
     reconcile.guarded(
         reconcile.MODEL_DEPLOYMENT,
         body,
-        patch,
         retry,
         memo.metrics,
         lambda: reconcile.model_deployment(body, memo.settings),

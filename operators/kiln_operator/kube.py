@@ -9,6 +9,7 @@ throttle, a server error, a missing CRD that an install may still add: try again
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from kubernetes import client, config
@@ -54,10 +55,11 @@ def configure(kubeconfig: str | None = None) -> None:
             _api = config.new_client_from_config(config_file=kubeconfig)
 
 
-def _custom() -> client.CustomObjectsApi:
-    if _api is None:
+def _custom(api: client.ApiClient | None = None) -> client.CustomObjectsApi:
+    """The configured client, unless the caller brings its own (tests, other identities)."""
+    if api is None and _api is None:
         configure()
-    return client.CustomObjectsApi(_api)
+    return client.CustomObjectsApi(api or _api)
 
 
 def plural(kind: str) -> str:
@@ -74,10 +76,14 @@ def _error(e: ApiException, doing: str) -> KilnError:
     return Retryable(detail) if e.status in _RETRYABLE else Refused(detail)
 
 
-def get(api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+def get(
+    api_version: str, kind: str, namespace: str, name: str, api: client.ApiClient | None = None
+) -> dict[str, Any] | None:
     group, version = _split(api_version)
     try:
-        return _custom().get_namespaced_custom_object(group, version, namespace, plural(kind), name)
+        return _custom(api).get_namespaced_custom_object(
+            group, version, namespace, plural(kind), name
+        )
     except ApiException as e:
         if e.status == 404 and "the server could not find the requested resource" not in (
             e.body or ""
@@ -107,7 +113,7 @@ def _owned_by(obj: dict[str, Any], owner_uids: set[str]) -> bool:
     return any(ref.get("uid") in owner_uids for ref in refs)
 
 
-def apply(child: dict[str, Any]) -> tuple[dict[str, Any], str]:
+def apply(child: dict[str, Any], api: client.ApiClient | None = None) -> tuple[dict[str, Any], str]:
     """Create ``child`` or bring the existing one's spec and labels in line with it.
 
     Returns the object and what happened: ``created``, ``patched`` or ``unchanged``. The spec
@@ -117,11 +123,11 @@ def apply(child: dict[str, Any]) -> tuple[dict[str, Any], str]:
     meta = child["metadata"]
     kind, namespace, name = child["kind"], meta["namespace"], meta["name"]
     group, version = _split(child["apiVersion"])
-    api = _custom()
-    current = get(child["apiVersion"], kind, namespace, name)
+    current = get(child["apiVersion"], kind, namespace, name, api)
+    custom = _custom(api)
     if current is None:
         try:
-            created = api.create_namespaced_custom_object(
+            created = custom.create_namespaced_custom_object(
                 group, version, namespace, plural(kind), child
             )
             return created, "created"
@@ -148,7 +154,7 @@ def apply(child: dict[str, Any]) -> tuple[dict[str, Any], str]:
          "value": {**(current["metadata"].get("labels") or {}), **wanted_labels}},
     ]  # fmt: skip
     try:
-        patched = api.patch_namespaced_custom_object(
+        patched = custom.patch_namespaced_custom_object(
             group, version, namespace, plural(kind), name, patch, _content_type=_JSON_PATCH
         )
     except ApiException as e:
@@ -156,17 +162,46 @@ def apply(child: dict[str, Any]) -> tuple[dict[str, Any], str]:
     return patched, "patched"
 
 
-def patch_status(kind: str, namespace: str, name: str, status: dict[str, Any]) -> None:
-    """Merge ``status`` into a Kiln object's status subresource."""
-    try:
-        _custom().patch_namespaced_custom_object_status(
-            KILN_GROUP, KILN_VERSION, namespace, plural(kind), name, {"status": status},
-            _content_type=_MERGE,
-        )  # fmt: skip
-    except ApiException as e:
-        if e.status == 404:
-            return  # the object was deleted meanwhile; nothing left to report on
-        raise _error(e, f"patching the status of {kind} {namespace}/{name}") from e
+StatusUpdate = Callable[[dict[str, Any]], "dict[str, Any] | None"]
+_STATUS_ATTEMPTS = 5
+
+
+def update_status(
+    kind: str, namespace: str, name: str, compute: StatusUpdate
+) -> dict[str, Any] | None:
+    """Read a Kiln object, let ``compute(obj)`` say which status fields change (None: none),
+    and merge them in, guarded by the resourceVersion that was read.
+
+    Two writers share a status (the spec handler and the child watcher), and a merge patch
+    replaces a list such as ``conditions`` whole, so a write computed from a stale read would
+    drop the other writer's condition. The guard turns that into a 409, and this re-reads and
+    recomputes. Returns the status as written (or as found), None if the object is gone.
+    """
+    for _ in range(_STATUS_ATTEMPTS):
+        current = get_kiln(kind, namespace, name)
+        if current is None:
+            return None  # deleted meanwhile; nothing left to report on
+        old = current.get("status") or {}
+        change = compute(current)
+        if not change:
+            return old
+        body = {
+            "metadata": {"resourceVersion": current["metadata"]["resourceVersion"]},
+            "status": change,
+        }
+        try:
+            _custom().patch_namespaced_custom_object_status(
+                KILN_GROUP, KILN_VERSION, namespace, plural(kind), name, body,
+                _content_type=_MERGE,
+            )  # fmt: skip
+        except ApiException as e:
+            if e.status == 409:
+                continue  # someone wrote in between: read again
+            if e.status == 404:
+                return None
+            raise _error(e, f"patching the status of {kind} {namespace}/{name}") from e
+        return {**old, **change}
+    raise Retryable(f"the status of {kind} {namespace}/{name} kept changing while writing it")
 
 
 def get_kiln(kind: str, namespace: str, name: str) -> dict[str, Any] | None:

@@ -119,7 +119,7 @@ class ModelDeploymentSpec(_Spec):
     canary: Canary | None = None
     replicas: Replicas = Replicas()
     batching: Batching = Batching()
-    gpus_per_replica: float = Field(default=0, ge=0)
+    gpus_per_replica: float = Field(default=0.0, ge=0)
     cpus_per_replica: str = "1"
     memory_per_replica: str = "2Gi"
     image: str | None = None
