@@ -13,11 +13,12 @@ MNIST: ``x_train, y_train, x_test, y_test``; validation is carved from the train
 from __future__ import annotations
 
 import zipfile
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from kiln.data.images import DecodeReport, check_memory, read_image
+from kiln.data.images import DecodeReport, check_memory, decode_in_order, read_image
 from kiln.data.info import DEFAULT_IMAGE_SIZE, DatasetInfo, LoadOptions, SplitCounts
 from kiln.data.layout import IMAGE_SUFFIXES, SPLIT_DIRS, fingerprint, subdirs, visible
 from kiln.data.splits import Splits, image_dataset
@@ -96,15 +97,23 @@ def _folder_items(root: Path, options: LoadOptions, report: DecodeReport) -> tup
 
 
 def _decode(items: Items, size: tuple[int, int], report: DecodeReport):
-    images, labels = [], []
-    for path, label in items:
-        decoded = read_image(path, size, 3, report)
+    """Decode ``items`` into one preallocated uint8 array (no second copy from stacking)."""
+    images = np.empty((len(items), *size, 3), np.uint8)
+    labels = np.empty((len(items),), np.int32)
+    count = 0
+    decode = partial(_read_item, size=size)
+    for decoded in decode_in_order(decode, items, report):
         if decoded is not None:
-            images.append(decoded[0])
-            labels.append(label)
-    if not images:
-        return np.zeros((0, *size, 3), np.uint8), np.zeros((0,), np.int32)
-    return np.stack(images), np.asarray(labels, np.int32)
+            images[count], labels[count] = decoded
+            count += 1
+    return images[:count], labels[:count]
+
+
+def _read_item(
+    item: tuple[Path, int], report: DecodeReport, size: tuple[int, int]
+) -> tuple[np.ndarray, int] | None:
+    decoded = read_image(item[0], size, 3, report)
+    return None if decoded is None else (decoded[0], item[1])
 
 
 def load_folder(root: Path, options: LoadOptions) -> Splits:

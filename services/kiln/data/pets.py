@@ -9,11 +9,18 @@ a fifth of the pairs each, and the clamp is recorded as a warning.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from kiln.data.images import DecodeReport, check_memory, read_image, read_trimap
+from kiln.data.images import (
+    DecodeReport,
+    check_memory,
+    decode_in_order,
+    read_image,
+    read_trimap,
+)
 from kiln.data.info import DEFAULT_IMAGE_SIZE, DatasetInfo, LoadOptions, SplitCounts
 from kiln.data.layout import IMAGE_SUFFIXES, fingerprint, visible
 from kiln.data.splits import Splits, image_dataset
@@ -62,6 +69,28 @@ def _split_sizes(count: int, options: LoadOptions, report: DecodeReport) -> tupl
     return sizes[0], sizes[1]
 
 
+def _decode_pair(
+    pair: tuple[Path, Path], report: DecodeReport, size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """One (image, labels) pair, or None (with a counted warning) if it cannot be used."""
+    image_path, trimap_path = pair
+    decoded = read_image(image_path, size, 3, report)
+    if decoded is None:
+        return None
+    read = read_trimap(trimap_path, size, report)
+    if read is None:
+        return None
+    (pixels, original), (mask, mask_size) = decoded, read
+    if mask_size != original:
+        report.skip(
+            image_path,
+            f"image is {original[0]}x{original[1]} but its trimap is "
+            f"{mask_size[0]}x{mask_size[1]}; they would not align",
+        )
+        return None
+    return pixels, mask
+
+
 def load_pets(root: Path, options: LoadOptions) -> Splits:
     height, width = options.image_size or (DEFAULT_IMAGE_SIZE["pets"],) * 2
     report = DecodeReport()
@@ -71,31 +100,17 @@ def load_pets(root: Path, options: LoadOptions) -> Splits:
     pairs = [pairs[i] for i in order]
     check_memory(len(pairs), height, width, 4, options.memory_budget_mb)
 
-    images, masks = [], []
-    for image_path, trimap_path in pairs:
-        decoded = read_image(image_path, (height, width), 3, report)
-        if decoded is None:
-            continue
-        read = read_trimap(trimap_path, (height, width), report)
-        if read is None:
-            continue
-        pixels, original = decoded
-        mask, with_size = read
-        if with_size != original:
-            report.skip(
-                image_path,
-                f"image is {original[0]}x{original[1]} but its trimap is "
-                f"{with_size[0]}x{with_size[1]}; they would not align",
-            )
-            continue
-        images.append(pixels)
-        masks.append(mask)
-
-    count = len(images)
+    decode = partial(_decode_pair, size=(height, width))
+    x = np.empty((len(pairs), height, width, 3), np.uint8)
+    y = np.empty((len(pairs), height, width), np.uint8)
+    count = 0
+    for decoded in decode_in_order(decode, pairs, report):
+        if decoded is not None:
+            x[count], y[count] = decoded
+            count += 1
+    x, y = x[:count], y[:count]
     n_val, n_test = _split_sizes(count, options, report)
     n_train = count - n_val - n_test
-    x = np.stack(images)
-    y = np.stack(masks)
     info = DatasetInfo(
         task="segmentation",
         layout="pets",
