@@ -73,8 +73,10 @@ class LoadOptions(_Model):
       ``memory_budget_mb`` — images are decoded once into uint8 arrays; a dataset whose decoded
       size would exceed this budget is refused with a DataError instead of swapping.
     Forecasting (Jena):
-      ``train_fraction`` / ``validation_fraction`` (the rest is test, chronologically),
-      ``sequence_length``, ``sampling_rate``, ``horizon_hours``, ``target_column``.
+      ``train_fraction`` / ``validation_fraction`` — chronological 0.5 / 0.25, the rest test;
+      ``sequence_length`` 120 samples taken every ``sampling_rate`` 6 rows (hourly, five days);
+      the target is ``target_column`` (raw °C) ``horizon_hours`` 24 after the window's last row.
+    ``layout`` forces a layout instead of detecting it; ``seed`` fixes every shuffle.
     """
 
     layout: Layout | None = None
