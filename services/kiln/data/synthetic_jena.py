@@ -5,7 +5,9 @@ the pressure anomaly with a one-day lag, plus noise. Pressure therefore announce
 weather: a model that reads the window (the daily phase from the recent temperatures, and the
 current pressure) predicts the temperature 24 h ahead to within the noise, while the naive
 baseline ("same as now") pays for every weather change between today and tomorrow. With the
-defaults the naive MAE is about 2.5 °C and the best achievable MAE well under 1 °C.
+default 60 days the naive test MAE is 3–5.5 °C (seeds 0–2), while a linear fit on two rows of
+the window (now and 24 h earlier) reaches 0.5–0.7 °C; the book's LSTM(16) gets to about 2.7 °C
+after six short epochs on 2 cores, against 5.5 °C for the baseline.
 
 The other columns are derived physically enough to be correlated the way the real ones are:
 potential temperature, dew point from humidity, vapour pressures (Magnus formula), specific
