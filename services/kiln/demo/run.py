@@ -6,49 +6,19 @@ run, the exports and Serve. Everything is left stopped at the end unless ``keep_
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from rich.console import Console
-from rich.table import Table
 
 from kiln.demo import client, plots
 from kiln.demo.plan import DemoConfig, TaskPlan
-from kiln.demo.samples import Samples, image_samples, window_samples
+from kiln.demo.report import DemoResult, TaskOutcome, report, score
+from kiln.demo.samples import image_samples, window_samples
 from kiln.registry import Manifest
-
-
-@dataclass
-class TaskOutcome:
-    task: str
-    model: str
-    metric: str
-    served: float
-    baseline_name: str
-    baseline: float
-    parity_max_abs_diff: float | None
-    parity_atol: float | None
-    v1_p50_ms: float
-    v2_batch_ms: float
-    apis_agree: bool
-    train_seconds: float
-    export_seconds: float
-
-
-@dataclass
-class DemoResult:
-    out: Path
-    url: str
-    outcomes: list[TaskOutcome] = field(default_factory=list)
-    plots: list[Path] = field(default_factory=list)
-    seconds: float = 0.0
-    server: Any = None
 
 
 def run_demo(
@@ -120,7 +90,7 @@ def run_demo(
                 ray.shutdown()
             result.server = None
     result.seconds = time.perf_counter() - started
-    _report(result, console)
+    report(result, console)
     return result
 
 
@@ -201,7 +171,7 @@ def _exercise(
         served = client.serve_images(url, plan.task, samples.inputs, class_names)
     assert samples.tensors is not None
     client.infer_v2(url, manifest.name, samples.tensors, served)
-    metric, value, baseline_name, baseline, agree = _score(plan.task, samples, served)
+    metric, value, baseline_name, baseline, agree = score(plan.task, samples, served)
     if plan.task == "segmentation":
         drawn.append(out / "segmentation_overlay.png")
         plots.segmentation_overlay(samples.inputs, samples.truth, served.outputs, drawn[-1])
@@ -232,87 +202,3 @@ def _exercise(
         train_seconds=timing[0],
         export_seconds=timing[1],
     ), drawn
-
-
-def _score(
-    task: str, samples: Samples, served: client.Served
-) -> tuple[str, float, str, float, bool]:
-    v2 = served.v2_outputs
-    assert v2 is not None
-    if task == "forecasting":
-        truth, predicted = np.asarray(samples.truth), np.asarray(served.outputs)
-        agree = bool(np.allclose(v2.reshape(-1), predicted, atol=1e-2))
-        return (
-            "MAE °C",
-            float(np.abs(predicted - truth).mean()),
-            "naive MAE",
-            float(np.abs(np.asarray(samples.naive) - truth).mean()),
-            agree,
-        )
-    if task == "segmentation":
-        truth, predicted = np.stack(samples.truth), np.stack(served.outputs)
-        majority = np.bincount(truth.reshape(-1)).max() / truth.size
-        agree = bool((v2.argmax(axis=-1) == predicted).mean() > 0.999)
-        return (
-            "pixel acc.",
-            float((predicted == truth).mean()),
-            "majority class",
-            float(majority),
-            agree,
-        )
-    truth, predicted = np.asarray(samples.truth), np.asarray(served.outputs)
-    scores = v2.reshape(len(v2), -1)
-    v2_labels = (scores[:, 0] > 0.5).astype(int) if scores.shape[1] == 1 else scores.argmax(1)
-    majority = np.bincount(truth).max() / len(truth)
-    return (
-        "accuracy",
-        float((predicted == truth).mean()),
-        "majority class",
-        float(majority),
-        bool((v2_labels == predicted).all()),
-    )
-
-
-def _report(result: DemoResult, console: Console) -> None:
-    table = Table(title=f"kiln demo — {result.seconds:.0f} s")
-    for column in (
-        "task",
-        "model",
-        "served metric",
-        "baseline",
-        "parity max|Δ|",
-        "v1 p50",
-        "v2 batch",
-        "APIs agree",
-        "train / export",
-    ):
-        table.add_column(column)
-    for o in result.outcomes:
-        parity = (
-            f"{o.parity_max_abs_diff:.1e} ≤ {o.parity_atol:.0e}"
-            if o.parity_max_abs_diff is not None
-            else "—"
-        )
-        table.add_row(
-            o.task,
-            o.model,
-            f"{o.metric} {o.served:.3f}",
-            f"{o.baseline_name} {o.baseline:.3f}",
-            parity,
-            f"{o.v1_p50_ms:.1f} ms",
-            f"{o.v2_batch_ms:.0f} ms",
-            "yes" if o.apis_agree else "[red]no[/]",
-            f"{o.train_seconds:.0f} s / {o.export_seconds:.0f} s",
-        )
-    # A wide table reads better than a wrapped one, even when the output is a pipe or a file.
-    console.print(table, width=max(console.width, 150))
-    summary = {
-        "seconds": round(result.seconds, 1),
-        "url": result.url,
-        "tasks": [asdict(o) for o in result.outcomes],
-        "plots": [str(p) for p in result.plots],
-    }
-    (result.out / "summary.json").write_text(json.dumps(summary, indent=2))
-    console.print(f"plots and summary.json in {result.out}:")
-    for path in result.plots:
-        console.print(f"  {path.name}")

@@ -7,6 +7,8 @@ to JSON answers with their status in one place; nothing here reads the environme
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
@@ -81,6 +83,26 @@ def parse_version(version: str) -> int:
     if not version.isdigit():
         raise NotFound(f"model version {version!r} is not a number")
     return int(version)
+
+
+def with_path_params(handler: Callable[..., Awaitable[Response]], versioned: bool) -> Any:
+    """``handler(request, name, version)`` as an endpoint declaring exactly its route's path
+    parameters, so the OpenAPI document lists ``version`` only where the path has it."""
+
+    async def endpoint(request: Request, name: str, version: str | None = None) -> Response:
+        return await handler(request, name, version)
+
+    parameters = [
+        inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request),
+        inspect.Parameter("name", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str),
+    ]
+    if versioned:
+        parameters.append(
+            inspect.Parameter("version", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str)
+        )
+    endpoint.__signature__ = inspect.Signature(parameters, return_annotation=Response)  # type: ignore[attr-defined]
+    endpoint.__name__ = f"{handler.__name__}{'_version' if versioned else ''}"
+    return endpoint
 
 
 def build_api(backend: Backend, tasks: list[str], auth: BearerAuth, max_body_bytes: int) -> FastAPI:
@@ -179,7 +201,7 @@ def build_api(backend: Backend, tasks: list[str], auth: BearerAuth, max_body_byt
         ok = all([await backend.ready(task) for task in tasks])
         return JSONResponse({"ready": ok}, 200 if ok else 503)
 
-    async def model_ready(name: str, version: str | None = None) -> JSONResponse:
+    async def model_ready(request: Request, name: str, version: str | None) -> Response:
         task = task_of(name)
         if version is not None:
             reply = await backend.metadata_v2(task, parse_version(version))
@@ -188,12 +210,12 @@ def build_api(backend: Backend, tasks: list[str], auth: BearerAuth, max_body_byt
         ok = await backend.ready(task)
         return JSONResponse({"name": name, "ready": ok}, 200 if ok else 503)
 
-    async def metadata(request: Request, name: str, version: str | None = None) -> Response:
+    async def metadata(request: Request, name: str, version: str | None) -> Response:
         auth.check(request.headers.get("authorization"))
         number = parse_version(version) if version is not None else None
         return to_response(await backend.metadata_v2(task_of(name), number))
 
-    async def infer(request: Request, name: str, version: str | None = None) -> Response:
+    async def infer(request: Request, name: str, version: str | None) -> Response:
         auth.check(request.headers.get("authorization"))
         task = task_of(name)
         number = parse_version(version) if version is not None else None
@@ -206,19 +228,24 @@ def build_api(backend: Backend, tasks: list[str], auth: BearerAuth, max_body_byt
         )
 
     for prefix in ("/v2/models/{name}", "/v2/models/{name}/versions/{version}"):
+        versioned = "{version}" in prefix
         app.add_api_route(
-            f"{prefix}/ready", model_ready, methods=["GET"], tags=["v2"], responses=ERRORS
+            f"{prefix}/ready",
+            with_path_params(model_ready, versioned),
+            methods=["GET"],
+            tags=["v2"],
+            responses=ERRORS,
         )
         app.add_api_route(
             prefix,
-            metadata,
+            with_path_params(metadata, versioned),
             methods=["GET"],
             tags=["v2"],
             responses={200: {"model": schemas.ModelMetadata}, **ERRORS},
         )
         app.add_api_route(
             f"{prefix}/infer",
-            infer,
+            with_path_params(infer, versioned),
             methods=["POST"],
             tags=["v2"],
             responses={200: {"model": schemas.InferResponse}, **ERRORS},

@@ -115,3 +115,19 @@ def test_a_single_sigmoid_unit_becomes_two_probabilities(classification):
 def test_logits_are_turned_into_probabilities(classification):
     probabilities = classification.probabilities(np.array([[2.0, -1.0]], dtype=np.float32))
     assert probabilities.sum() == pytest.approx(1.0) and probabilities[0, 0] > 0.9
+
+
+def test_openapi_lists_a_version_parameter_only_on_versioned_routes(tiny):
+    from kiln.serving.auth import BearerAuth
+    from kiln.serving.http import build_api
+
+    class NoBackend:
+        names: dict[str, str] = {}
+
+    document = build_api(NoBackend(), ["classification"], BearerAuth(None), 1024).openapi()  # type: ignore[arg-type]
+    plain = document["paths"]["/v2/models/{name}/infer"]["post"]["parameters"]
+    versioned = document["paths"]["/v2/models/{name}/versions/{version}/infer"]["post"][
+        "parameters"
+    ]
+    assert [p["name"] for p in plain] == ["name"]
+    assert [(p["name"], p["in"]) for p in versioned] == [("name", "path"), ("version", "path")]
