@@ -1,0 +1,276 @@
+"""Inference: Keras (eager call, ``tf.function``, ``predict``) against onnxruntime, per served model.
+
+For each model serving uses (segmentation_convnet, mini_xception, mnist_convnet, lstm) at the
+book's input sizes, with random weights (speed does not depend on training), this prints the
+median milliseconds per batch at batch 1 and at a larger batch, and the ratios against the fair
+baseline (the model inside a ``tf.function``) and against ``predict``. It then measures each
+session's resident memory with and without onnxruntime's CPU arena (each in a fresh,
+TensorFlow-free process), and explores session options and opsets on the segmentation model,
+whose Conv2DTranspose decoder is where onnxruntime was behind. Ratios only: nothing here passes
+or fails on a timing. ``python -m tests.benchmarks inference``; ``KILN_BENCH_QUICK=1`` for fewer
+repeats.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ["CUDA_VISIBLE_DEVICES"] = ""  # conversion must not see a GPU (kiln.export.gpu)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+QUICK = os.environ.get("KILN_BENCH_QUICK", "") not in ("", "0")
+LARGE_BATCH = 16
+EXPLORE_BATCH = 4  # the settings sweep uses a smaller "large" batch to stay within minutes
+# model -> (layout it is served on, repeats at batch 1)
+SERVED = {
+    "segmentation_convnet": "pets",
+    "mini_xception": "folder",
+    "mnist_convnet": "mnist",
+    "lstm": "jena",
+}
+CPU = ["CPUExecutionProvider"]
+
+# Runs in a fresh interpreter: import onnxruntime, note RSS, open the session, run one large
+# batch, report the growth of peak RSS. No TensorFlow in that process, as in serving.
+_MEMORY_PROBE = """
+import json, resource, sys
+import numpy as np, onnxruntime as ort
+path, arena, shape = sys.argv[1], sys.argv[2] == "1", json.loads(sys.argv[3])
+def rss_mb():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+before = rss_mb()
+options = ort.SessionOptions()
+options.enable_cpu_mem_arena = arena
+session = ort.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
+x = np.random.default_rng(0).uniform(0, 255, shape).astype("float32")
+for _ in range(3):
+    session.run(None, {"input": x})
+print(json.dumps({"peak_growth_mb": rss_mb() - before}))
+"""
+
+
+def _info(layout: str):
+    from kiln.data.info import DatasetInfo
+
+    common = {
+        "layout": layout,
+        "root": "",
+        "split_counts": {"train": 0, "validation": 0, "test": 0},
+        "fingerprint": {"root": "", "file_count": 0, "total_bytes": 0, "sha256": ""},
+    }
+    images = {"pets": (200, 3, 3), "folder": (180, 3, 2), "mnist": (28, 1, 10)}
+    if layout in images:
+        size, channels, classes = images[layout]
+        return DatasetInfo.model_validate(
+            {
+                **common,
+                "task": "segmentation" if layout == "pets" else "classification",
+                "input_shape": [size, size, channels],
+                "num_classes": classes,
+                "class_names": [str(i) for i in range(classes)],
+                "image_height": size,
+                "image_width": size,
+                "image_channels": channels,
+            }
+        )
+    return DatasetInfo.model_validate(
+        {
+            **common,
+            "task": "forecasting",
+            "input_shape": [120, 14],
+            "sequence_length": 120,
+            "sampling_rate": 6,
+        }
+    )
+
+
+def median_ms(call: Callable[[], object], repeats: int, warmup: int = 2) -> float:
+    for _ in range(warmup):
+        call()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def _repeats(batch: int, heavy: bool) -> int:
+    base = 5 if QUICK else 20
+    return max(3, base // (4 if heavy and batch > 1 else 1))
+
+
+def _session(data: bytes, **settings):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    for key, value in settings.items():
+        if key == "config":
+            for entry, setting in value.items():
+                options.add_session_config_entry(entry, setting)
+        else:
+            setattr(options, key, value)
+    return ort.InferenceSession(data, sess_options=options, providers=CPU)
+
+
+def convert(model, info, opset: int = 17) -> bytes:
+    from kiln.export.convert import to_onnx
+    from kiln.export.twin import inference_twin
+
+    twin, _ = inference_twin(model)
+    return to_onnx(twin, list(info.input_shape), opset).SerializeToString()
+
+
+def compare(name: str, model, info, data: bytes) -> list[list[str]]:
+    """Rows of the main table for one model."""
+    import tensorflow as tf
+
+    session = _session(data)
+    traced = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    heavy = name in ("segmentation_convnet", "mini_xception")
+    rows = []
+    rng = np.random.default_rng(0)
+    for batch in (1, LARGE_BATCH):
+        x = rng.uniform(0, 255, (batch, *info.input_shape)).astype("float32")
+        if info.task == "forecasting":
+            x = rng.normal(size=(batch, *info.input_shape)).astype("float32")
+        repeats = _repeats(batch, heavy)
+        eager = median_ms(lambda x=x: model(x, training=False), repeats)
+        graph = median_ms(lambda x=x: traced(x), repeats)
+        predict = median_ms(lambda x=x, b=batch: model.predict(x, batch_size=b, verbose=0), repeats)
+        onnx = median_ms(lambda x=x: session.run(None, {"input": x}), repeats)
+        rows.append(
+            [name, str(batch), f"{eager:.2f}", f"{graph:.2f}", f"{predict:.2f}", f"{onnx:.2f}",
+             f"{graph / onnx:.2f}x", f"{predict / onnx:.1f}x"]
+        )  # fmt: skip
+    return rows
+
+
+def memory(data: bytes, shape: list[int]) -> dict[str, float]:
+    """Peak RSS growth of a session (MB), with and without the CPU memory arena."""
+    with tempfile.NamedTemporaryFile(suffix=".onnx") as handle:
+        Path(handle.name).write_bytes(data)
+        figures = {}
+        for arena in (True, False):
+            out = subprocess.run(
+                [sys.executable, "-c", _MEMORY_PROBE, handle.name, "1" if arena else "0", json.dumps(shape)],
+                capture_output=True, text=True, check=True, env={**os.environ, "OMP_NUM_THREADS": "2"},
+            )  # fmt: skip
+            figures["arena" if arena else "no arena"] = json.loads(out.stdout)["peak_growth_mb"]
+        return figures
+
+
+def explore_segmentation(model, info) -> list[list[str]]:
+    """Session options and opsets tried on the segmentation model (batch 1 and the large batch)."""
+    import onnxruntime as ort
+
+    level = ort.GraphOptimizationLevel
+    variants: list[tuple[str, int, dict]] = [
+        ("default (ORT_ENABLE_ALL, opset 17)", 17, {}),
+        (
+            "ORT_ENABLE_EXTENDED (no NCHWc layout)",
+            17,
+            {"graph_optimization_level": level.ORT_ENABLE_EXTENDED},
+        ),
+        ("ORT_ENABLE_BASIC", 17, {"graph_optimization_level": level.ORT_ENABLE_BASIC}),
+        ("intra_op_num_threads=2", 17, {"intra_op_num_threads": 2}),
+        ("intra_op_num_threads=1", 17, {"intra_op_num_threads": 1}),
+        ("no spinning", 17, {"config": {"session.intra_op.allow_spinning": "0"}}),
+        ("no CPU arena", 17, {"enable_cpu_mem_arena": False}),
+        ("opset 13", 13, {}),
+        ("opset 18", 18, {}),
+    ]
+    converted: dict[int, bytes] = {}
+    rows = []
+    rng = np.random.default_rng(1)
+    for label, opset, settings in variants:
+        if opset not in converted:
+            converted[opset] = convert(model, info, opset)
+        session = _session(converted[opset], **settings)
+        figures = []
+        for batch in (1, EXPLORE_BATCH):
+            x = rng.uniform(0, 255, (batch, *info.input_shape)).astype("float32")
+            figures.append(
+                median_ms(lambda x=x: session.run(None, {"input": x}), _repeats(batch, True))
+            )
+        rows.append([label, f"{figures[0]:.1f}", f"{figures[1]:.1f}"])
+    return rows
+
+
+def _print_table(headers: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
+    for row in [headers, ["-" * w for w in widths], *rows]:
+        print(
+            "  ".join(
+                cell.rjust(w) if i else cell.ljust(w)
+                for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
+
+
+def main() -> None:
+    import keras
+    import onnxruntime as ort
+    import tensorflow as tf
+
+    from kiln.models.build import build_model
+
+    print(f"TF {tf.__version__}, Keras {keras.__version__}, onnxruntime {ort.__version__}, "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; median ms per batch")  # fmt: skip
+    rows, memory_rows, segmentation = [], [], None
+    for name, layout in SERVED.items():
+        info = _info(layout)
+        keras.utils.set_random_seed(0)
+        model = build_model(name, info)
+        data = convert(model, info)
+        rows += compare(name, model, info, data)
+        shape = [LARGE_BATCH, *info.input_shape]
+        figures = memory(data, shape)
+        memory_rows.append(
+            [
+                name,
+                f"{len(data) / 1e6:.1f}",
+                f"{figures['arena']:.0f}",
+                f"{figures['no arena']:.0f}",
+            ]
+        )
+        if name == "segmentation_convnet":
+            segmentation = (model, info)
+    print()
+    _print_table(
+        [
+            "model",
+            "batch",
+            "keras call",
+            "tf.function",
+            "predict",
+            "onnxruntime",
+            "tf.fn/ort",
+            "predict/ort",
+        ],
+        rows,
+    )
+    print(f"\nSession memory (peak RSS growth, MB, batch {LARGE_BATCH}, fresh TF-free process):")
+    _print_table(["model", "onnx MB", "arena", "no arena"], memory_rows)
+    if segmentation is not None:
+        print("\nSegmentation (Conv2DTranspose decoder): onnxruntime settings, ms per batch")
+        _print_table(
+            ["variant", "batch 1", f"batch {EXPLORE_BATCH}"], explore_segmentation(*segmentation)
+        )
+
+
+if __name__ == "__main__":
+    main()
