@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 DURATION_S = float(os.environ.get("KILN_BENCH_SECONDS", "6"))
+BARE_SECONDS = 3.0
 KILN = str(Path(sys.executable).with_name("kiln"))
 SETUPS = [
     ("3 tasks: ingress -> task deployments", []),
@@ -128,26 +129,35 @@ def request_bodies() -> dict[str, tuple[bytes, str]]:
     }
 
 
-def bare_onnxruntime(manifests: dict[str, object], registry: str) -> dict[str, tuple[float, float]]:
-    """Requests/s and p50 ms of the session alone at batch 1, with the serving options."""
-    from kiln.registry import RegistryStore
-    from kiln.serving.runtime import OnnxModel
+class Bare:
+    """The same models in onnxruntime alone, with the serving session options, at batch 1.
 
-    results = {}
-    for task, manifest in manifests.items():
-        loaded = RegistryStore(registry).load(manifest.name)  # type: ignore[attr-defined]
-        model = OnnxModel.build(loaded.manifest, loaded.onnx_bytes, 2)
-        shape = [1 if d < 0 else d for d in loaded.manifest.inputs[0].shape]
-        x = np.random.default_rng(0).uniform(0, 255, shape).astype(np.float32)
-        for _ in range(5):
-            model.run(x)
-        times, deadline = [], time.perf_counter() + DURATION_S
-        while time.perf_counter() < deadline:
+    Measured right before each served measurement, so both see the same machine: on a shared
+    2-core box the load from other processes moves every figure, and only the ratio means much.
+    """
+
+    def __init__(self, manifests: dict[str, object], registry: str) -> None:
+        from kiln.registry import RegistryStore
+        from kiln.serving.runtime import OnnxModel
+
+        self.models, self.inputs = {}, {}
+        for task, manifest in manifests.items():
+            loaded = RegistryStore(registry).load(manifest.name)  # type: ignore[attr-defined]
+            self.models[task] = OnnxModel.build(loaded.manifest, loaded.onnx_bytes, 2)
+            shape = [1 if d < 0 else d for d in loaded.manifest.inputs[0].shape]
+            self.inputs[task] = np.random.default_rng(0).uniform(0, 255, shape).astype(np.float32)
+            for _ in range(3):
+                self.models[task].run(self.inputs[task])
+
+    def measure(self, task: str, seconds: float) -> tuple[float, float]:
+        """Requests/s and p50 ms of the session alone."""
+        model, x = self.models[task], self.inputs[task]
+        times, deadline = [], time.perf_counter() + seconds
+        while time.perf_counter() < deadline or len(times) < 3:
             began = time.perf_counter()
             model.run(x)
             times.append(time.perf_counter() - began)
-        results[task] = (len(times) / sum(times), float(np.median(times) * 1000))
-    return results
+        return len(times) / sum(times), float(np.median(times) * 1000)
 
 
 # -- load ----------------------------------------------------------------------------------
@@ -296,9 +306,7 @@ def main() -> None:
     print("building the book's models and exporting them to ONNX …", flush=True)
     manifests = build_registry(Path(registry))
     bodies = request_bodies()
-    bare = bare_onnxruntime(manifests, registry)
-    for task, (rps, p50) in bare.items():
-        print(f"bare onnxruntime {task}: {rps:.0f} req/s, p50 {p50:.2f} ms (batch 1)", flush=True)
+    bare = Bare(manifests, registry)
     rows = []
     for label, flags in SETUPS:
         print(f"\n{label}: starting kiln serve {' '.join(flags)} …", flush=True)
@@ -313,23 +321,25 @@ def main() -> None:
         try:
             for task in tasks:
                 for concurrency in (1, 16):
+                    alone = bare.measure(task, BARE_SECONDS)
                     result = load(port, task, *bodies[task], concurrency)
-                    rows.append((label, task, concurrency, result, cold, memory))
+                    rows.append((label, task, concurrency, result, alone, cold, memory))
                     print(
                         f"  {task} c={concurrency}: {result['rps']:.0f} req/s, p50 "
-                        f"{result['p50']:.1f} ms, p99 {result['p99']:.1f} ms, "
-                        f"errors {result['errors']}",
+                        f"{result['p50']:.1f} ms, p99 {result['p99']:.1f} ms, errors "
+                        f"{result['errors']}; bare onnxruntime just before: {alone[0]:.0f} "
+                        f"req/s, p50 {alone[1]:.2f} ms",
                         flush=True,
                     )
         finally:
             stop_serve(process)
+    print(f"\nload average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(
         "\n| setup | task | c | req/s | p50 ms | p99 ms | bare req/s | served/bare | "
         "p50 added (c=1) | cold start s | Ray RSS MB |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for label, task, concurrency, r, cold, memory in rows:
-        bare_rps, bare_p50 = bare[task]
+    for label, task, concurrency, r, (bare_rps, bare_p50), cold, memory in rows:
         added = f"{r['p50'] - bare_p50:.1f}" if concurrency == 1 else ""
         print(
             f"| {label} | {task} | {concurrency} | {r['rps']:.0f} | {r['p50']:.1f} | "
