@@ -40,7 +40,10 @@ def data() -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @kiln_errors
 def synth(kind: str, out: str, size: int | None, seed: int) -> None:
-    """Write a synthetic dataset with a learnable signal, then print what was written."""
+    """Write a synthetic dataset in a real layout.
+
+    The data carries a learnable signal (shapes, textures, strokes, a pressure-led weather
+    cycle), so a short training run provably learns; the command prints what it wrote."""
     from kiln.data.synthetic import write_synthetic
 
     result = write_synthetic(kind, out, size=size, seed=seed)
@@ -57,8 +60,10 @@ def synth(kind: str, out: str, size: int | None, seed: int) -> None:
 def inspect(
     task: str, path: str, image_size: int | None, sequence_length: int | None, as_json: bool
 ) -> None:
-    """Load PATH as training would and report what was found: layout, shapes, splits, the
-    naive baseline, and every file skipped or converted (and why)."""
+    """Report what the loader finds in PATH.
+
+    Loads PATH as training would and prints the layout, shapes, split sizes, the naive
+    baseline, the fingerprint, and every file skipped or converted (and why)."""
     from kiln.config import validate
     from kiln.data.info import LoadOptions
     from kiln.data.loaders import load_splits
