@@ -114,7 +114,7 @@ def test_synthetic_classes_differ_in_shape_and_texture(folder_dir):
 
 
 def test_cli_writes_each_layout_and_prints_what_it_wrote(tmp_path):
-    from kiln.commands.data import data
+    from kiln.cli import cli  # Through the top-level `kiln` group, as a user types it.
 
     runner = CliRunner()
     for kind, layout, size in (
@@ -124,7 +124,9 @@ def test_cli_writes_each_layout_and_prints_what_it_wrote(tmp_path):
         ("forecasting", "jena", "20"),
     ):
         out = tmp_path / kind
-        result = runner.invoke(data, ["synth", "--task", kind, "--out", str(out), "--size", size])
+        result = runner.invoke(
+            cli, ["data", "synth", "--task", kind, "--out", str(out), "--size", size]
+        )
         assert result.exit_code == 0, result.output
         assert f"in the {layout} layout to {out}" in result.output
         task = (
@@ -135,7 +137,9 @@ def test_cli_writes_each_layout_and_prints_what_it_wrote(tmp_path):
             else "classification"
         )
         assert detect_layout(task, out) == layout
-    result = runner.invoke(data, ["synth", "--task", "mnist", "--out", str(tmp_path / "mnist")])
+    result = runner.invoke(
+        cli, ["data", "synth", "--task", "mnist", "--out", str(tmp_path / "mnist")]
+    )
     assert result.exit_code == 2
     assert "error:" in result.output and "not an empty directory" in result.output
 
