@@ -92,12 +92,15 @@ def test_converts_odd_modes_and_skips_junk_with_counted_warnings(tmp_path):
     root = flat_folder(tmp_path / "messy", classes=("a", "b"), per_class=6)
     Image.new("L", (20, 20), 90).save(root / "a" / "gray.png")
     Image.new("RGBA", (20, 20), (10, 20, 30, 255)).save(root / "b" / "alpha.png")
+    deep = (np.arange(400).reshape(20, 20) * 100).astype(np.uint16)  # 16-bit grayscale PNG
+    Image.fromarray(deep).save(root / "b" / "deep.png")
     (root / "a" / "broken.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
     (root / "b" / "notes.txt").write_text("not an image")
     (root / "b" / ".DS_Store").write_bytes(b"ignored silently")
     info = load_splits("classification", root, LoadOptions(image_size=(8, 8))).info
-    assert info.converted_files == 2 and info.skipped_files == 2
-    assert sum(info.split_counts.model_dump().values()) == 14
+    assert info.converted_files == 3 and info.skipped_files == 2
+    assert sum(info.split_counts.model_dump().values()) == 15
+    assert any("deep.png" in w and "mode I;16 to RGB" in w for w in info.warnings)
     assert any("broken.jpg" in w and "not a decodable image" in w for w in info.warnings)
     assert any("notes.txt" in w for w in info.warnings)
     assert not any(".DS_Store" in w for w in info.warnings)
