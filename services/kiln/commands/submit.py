@@ -69,6 +69,29 @@ def jobs_address(explicit: str | None) -> str:
     return address
 
 
+def use_local_auth_token() -> None:
+    """Send this machine's Ray auth token, if it has one, as ``ray.init`` would.
+
+    Ray clusters enable token authentication by default; ``ray.init`` switches a client to
+    token mode when a token is present (``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH`` or
+    ``~/.ray/auth_token``), but ``JobSubmissionClient`` alone does not, and its requests are
+    then refused as unauthenticated. An explicit ``RAY_AUTH_MODE`` is respected.
+    """
+    import logging
+
+    try:
+        from ray._private.authentication import authentication_token_setup as token_setup
+    except ImportError:  # A Ray without token authentication: nothing to do.
+        return
+    logger = logging.getLogger(token_setup.__name__)
+    level = logger.level
+    logger.setLevel(logging.ERROR)  # Its "token authentication is enabled" notice is noise.
+    try:
+        token_setup.maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
+    finally:
+        logger.setLevel(level)
+
+
 async def _stream_logs(client, job_id: str) -> None:  # type: ignore[no-untyped-def]
     async for lines in client.tail_job_logs(job_id):
         sys.stdout.write(lines)
@@ -114,6 +137,7 @@ def submit(
 
     from ray.job_submission import JobStatus, JobSubmissionClient
 
+    use_local_auth_token()
     try:
         client = JobSubmissionClient(address)
     except (ConnectionError, RuntimeError, ValueError) as e:

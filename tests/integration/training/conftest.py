@@ -19,7 +19,8 @@ def jena_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def pets_dir(tmp_path_factory) -> Path:
-    return write_synthetic("segmentation", tmp_path_factory.mktemp("pets") / "d", 80, seed=0).out
+    # 120 pairs: 72 to train on, 24 each for validation and test.
+    return write_synthetic("segmentation", tmp_path_factory.mktemp("pets") / "d", 120, seed=0).out
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,10 @@ It is stopped by terminating exactly the processes it started (its process tree)
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -17,12 +19,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
-import requests
 from click.testing import CliRunner
+from ray.job_submission import JobStatus, JobSubmissionClient
 
 from kiln.cli import cli
+from kiln.commands.submit import use_local_auth_token
 from kiln.training.rundir import RunDir
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
@@ -36,18 +38,38 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid``, from /proc (Linux): what the head started, nothing else."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, queue = [], [pid]
+    while queue:
+        for child in children.get(queue.pop(), []):
+            found.append(child)
+            queue.append(child)
+    return found
+
+
+def signal_all(pids: list[int], signum: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
+
+
 def stop_tree(process: subprocess.Popen) -> None:
     """Terminate the head and every process it started, by pid; kill what lingers."""
-    try:
-        tree = psutil.Process(process.pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        tree = []
-    for child in tree:
-        child.terminate()
+    tree = descendants(process.pid)
+    signal_all(tree, signal.SIGTERM)
     process.terminate()
-    _, alive = psutil.wait_procs(tree, timeout=15)
-    for child in alive:
-        child.kill()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in tree):
+        time.sleep(0.5)
+    signal_all([pid for pid in tree if Path(f"/proc/{pid}").exists()], signal.SIGKILL)
     try:
         process.wait(timeout=15)
     except subprocess.TimeoutExpired:
@@ -76,9 +98,10 @@ def ray_head() -> Iterator[str]:
         deadline = time.monotonic() + 180
         while True:
             try:
-                if requests.get(f"{address}/api/version", timeout=2).ok:
-                    break
-            except requests.RequestException:
+                use_local_auth_token()  # as kiln submit does: Ray enables token auth
+                JobSubmissionClient(address)
+                break
+            except (ConnectionError, RuntimeError):
                 pass
             if head.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(
@@ -103,13 +126,12 @@ def test_submit_runs_kiln_train_as_a_ray_job_and_follows_it_to_success(
     ]  # fmt: skip
     result = CliRunner().invoke(cli, arguments)
     assert result.exit_code == 0, result.output
-    job_id = result.output.splitlines()[0].strip()
+    job_id = result.stdout.splitlines()[0].strip()  # stdout holds only the id
     assert job_id.startswith("raysubmit_")
     assert "epoch   2/2" in result.output  # the job's own output, streamed
     record = RunDir(out / "submitted").read_record()
     assert record.status == "completed" and record.epochs_trained == 2
-    status = requests.get(f"{ray_head}/api/jobs/{job_id}", timeout=10).json()["status"]
-    assert status == "SUCCEEDED"
+    assert JobSubmissionClient(ray_head).get_job_status(job_id) == JobStatus.SUCCEEDED
 
 
 def test_submit_exits_non_zero_when_the_job_fails(ray_head, tmp_path):
