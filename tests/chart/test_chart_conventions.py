@@ -102,14 +102,15 @@ def test_rbac_is_cluster_wide_only_without_watch_namespaces(render):
 
     narrowed = render({"operator": {"watchNamespaces": ["team-a", "team-b"]}})
     cluster_roles = [o for o in narrowed if o["kind"] == "ClusterRole"]
-    # Only reading CRDs, which are cluster-scoped, stays cluster-wide.
-    assert [r["metadata"]["name"] for r in cluster_roles] == ["kiln-crd-reader"]
+    # Only reading cluster-scoped CRDs and Namespaces stays cluster-wide.
+    assert [r["metadata"]["name"] for r in cluster_roles] == ["kiln-observer"]
     assert cluster_roles[0]["rules"] == [
         {
             "apiGroups": ["apiextensions.k8s.io"],
             "resources": ["customresourcedefinitions"],
             "verbs": ["get", "list", "watch"],
-        }
+        },
+        {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"]},
     ]
     role_namespaces = sorted(o["metadata"]["namespace"] for o in narrowed if o["kind"] == "Role")
     assert role_namespaces == ["team-a", "team-b"]
@@ -120,7 +121,9 @@ def test_rbac_is_cluster_wide_only_without_watch_namespaces(render):
 
 def test_operator_may_not_touch_secrets_pods_or_anything_beyond_its_kinds(render):
     (role,) = [
-        o for o in render({}) if o["kind"] == "ClusterRole" and "crd" not in o["metadata"]["name"]
+        o
+        for o in render({})
+        if o["kind"] == "ClusterRole" and "observer" not in o["metadata"]["name"]
     ]
     resources = {r for rule in role["rules"] for r in rule["resources"]}
     assert resources <= {
@@ -150,7 +153,8 @@ def test_helm_test_pod_asks_the_operator_liveness_endpoint(render):
 
 
 def test_rbac_grants_exactly_what_the_operator_documents(render):
-    """operators/kiln_operator/rbac.yaml is the operator's own list (its tests run under it)."""
+    """operators/kiln_operator/rbac.yaml is the operator's own list (its tests run it
+    cluster-wide under exactly these rules); the chart's cluster-wide default grants the same."""
     import yaml
 
     documented = yaml.safe_load(

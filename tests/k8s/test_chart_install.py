@@ -181,6 +181,11 @@ class Operator:
             )
         wait_for("the operator's liveness endpoint", self.alive, timeout=60)
 
+    def refused(self) -> list[str]:
+        """Log lines where the API server refused the operator something (RBAC too narrow)."""
+        lines = self.log.read_text(errors="replace").splitlines()
+        return [line for line in lines if "Forbidden" in line or "Not enough permissions" in line]
+
     def alive(self) -> bool:
         assert self.process.poll() is None, self.log.read_text()[-3000:]
         try:
@@ -192,9 +197,11 @@ class Operator:
     def stop(self) -> None:
         if self.process.poll() is not None:
             return
+        started = time.monotonic()
         self.process.terminate()
         try:
             self.process.wait(timeout=20)
+            print(f"operator stopped in {time.monotonic() - started:.1f} s")
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=5)
@@ -278,6 +285,7 @@ def test_installed_operator_reconciles_a_training_job_with_the_charts_rbac(clust
         ),
     )
     assert phase == "Pending"  # no KubeRay operator runs here to move it on
+    assert not chart_operator.refused()
 
 
 @pytest.fixture
@@ -444,6 +452,7 @@ def test_upgrade_confines_the_operator_to_its_namespaces_and_adds_dashboards(
                 "kiln.dev", "v1alpha1", "default", "trainingjobs"
             )
         assert refused.value.status == 403
+        assert not confined.refused()
     finally:
         confined.stop()
 
