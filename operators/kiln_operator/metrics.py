@@ -38,6 +38,10 @@ class _Objects(Collector):
         with self._lock:
             self._phases.pop((kind, namespace, name), None)
 
+    def count(self) -> int:
+        with self._lock:
+            return len(self._phases)
+
     def collect(self) -> Iterator[GaugeMetricFamily]:
         with self._lock:
             tally = Tally((kind, phase) for (kind, _, _), phase in self._phases.items())

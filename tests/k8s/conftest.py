@@ -72,7 +72,8 @@ def for_kubernetes_1_20(crd: dict[str, Any]) -> dict[str, Any]:
     """The three fixture-only edits that let KubeRay's CRDs install on a 1.20 server
     (../shared/kuberay-crds/README.md): drop CEL rules (`x-kubernetes-validations`, unknown to
     1.20), drop empty-string defaults (they arrive as null and fail their string type), and make
-    map-type lists atomic (1.20 insists that a map key have a default)."""
+    map-type lists atomic (1.20 insists that a map key have a default). Field descriptions are
+    dropped too, which changes no validation and makes the server establish the CRDs faster."""
 
     def edit(node: Any) -> Any:
         if isinstance(node, list):
@@ -83,6 +84,8 @@ def for_kubernetes_1_20(crd: dict[str, Any]) -> dict[str, Any]:
         for key, value in node.items():
             if key in ("x-kubernetes-validations", "x-kubernetes-list-map-keys"):
                 continue
+            if key == "description" and isinstance(value, str):
+                continue  # not an edit 1.20 needs: it halves the size and the install time
             if key == "default" and value == "":
                 continue
             if key == "x-kubernetes-list-type" and value == "map":
@@ -147,7 +150,9 @@ class Kube:
 
 def kuberay_crds() -> list[dict[str, Any]]:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    names = ("rayclusters", "rayjobs", "rayservices")
+    # RayCluster is not installed: Kiln renders only RayJobs and RayServices (which embed the
+    # cluster spec), and each of these CRDs costs the 1.20 server seconds to establish.
+    names = ("rayjobs", "rayservices")
     return [
         for_kubernetes_1_20(yaml.load((KUBERAY_CRDS / f"ray.io_{n}.yaml").read_text(), loader))
         for n in names

@@ -5,6 +5,7 @@ report progress, the test writes the RayJob/RayService status the way KubeRay do
 
 from __future__ import annotations
 
+import json
 import urllib.request
 
 import pytest
@@ -233,7 +234,9 @@ def test_operator_serves_metrics_and_liveness(kube, operator, namespace):
     )
     assert "kiln_operator_reconcile_duration_seconds_bucket" in text
     assert 'kiln_operator_objects{kind="TrainingJob",phase="Pending"}' in text
-    assert scrape(operator.liveness_url)  # kopf's probe answers 200 with its JSON
+    # kopf's probe endpoint answers 200 with each probe's result, cached for 10 s.
+    probe = lambda: json.loads(scrape(operator.liveness_url))["objects"] >= 1  # noqa: E731
+    wait_for(probe, "the liveness probe to count the object", timeout=30)
 
 
 def test_applying_the_same_rendering_twice_changes_nothing(kube, namespace):
@@ -251,3 +254,16 @@ def test_applying_the_same_rendering_twice_changes_nothing(kube, namespace):
     third, patched = client_module.apply(changed, kube.api_client)
     assert patched == "patched" and "--epochs 9" in third["spec"]["entrypoint"]
     assert third["metadata"]["uid"] == first["metadata"]["uid"]
+
+
+def test_a_child_name_taken_by_someone_else_is_reported_not_overwritten(kube, operator, namespace):
+    spec = parse_training_job({**JOB_SPEC, "registry": "/r"})
+    foreign = render.render_rayjob("taken", namespace, spec, OperatorSettings())
+    foreign["spec"]["entrypoint"] = "echo not kiln"
+    kube.custom.create_namespaced_custom_object(*RAY, namespace, "rayjobs", foreign)
+    create(kube, namespace, "TrainingJob", "taken", {**JOB_SPEC, "registry": "/r"})
+    status = wait_phase(kube, "trainingjobs", namespace, "taken", "Invalid")
+    (accepted,) = status["conditions"]
+    assert (accepted["status"], accepted["reason"]) == ("False", "NotOwned")
+    assert "already exists and is not owned" in accepted["message"]
+    assert get(kube, RAY, "rayjobs", namespace, "taken")["spec"]["entrypoint"] == "echo not kiln"

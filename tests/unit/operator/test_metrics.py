@@ -49,3 +49,9 @@ def test_objects_by_phase_follow_updates_and_deletions(metrics):
     assert value(metrics, gauge, kind="TrainingJob", phase="Succeeded") == 1
     metrics.objects.forget("TrainingJob", "a", "one")
     assert value(metrics, gauge, kind="TrainingJob", phase="Running") is None
+
+
+def test_objects_count_is_what_the_liveness_probe_reports(metrics):
+    metrics.objects.set("ModelDeployment", "a", "one", "Ready")
+    metrics.objects.set("TrainingJob", "a", "one", "Running")
+    assert metrics.objects.count() == 2

@@ -43,3 +43,31 @@ def test_server_defaults_and_extra_fields_are_not_drift():
 )
 def test_a_changed_missing_or_extra_item_is_drift(actual):
     assert not is_subset({"entrypoint": "kiln train", "groups": [{"replicas": 2}]}, actual)
+
+
+@pytest.mark.parametrize(
+    ("code", "body", "kind"),
+    [
+        (409, "conflict", "Retryable"),
+        (429, "too many requests", "Retryable"),
+        (503, "unavailable", "Retryable"),
+        (404, "the server could not find the requested resource", "Retryable"),  # no CRD yet
+        (422, "spec.rayClusterSpec: Invalid value", "Refused"),
+        (403, "forbidden", "Refused"),
+    ],
+)
+def test_api_errors_are_sorted_into_retryable_and_refused(code, body, kind):
+    from kubernetes.client.exceptions import ApiException
+
+    from kiln_operator.kube import _error
+
+    error = _error(ApiException(status=code, reason="x", body=body), "creating RayJob ml/r")
+    assert type(error).__name__ == kind
+    assert error.message.startswith(f"creating RayJob ml/r: HTTP {code}")
+
+
+def test_retry_delay_grows_and_is_capped():
+    from kiln_operator.reconcile import retry_delay
+
+    assert [retry_delay(n) for n in (0, 1, 2)] == [5.0, 10.0, 20.0]
+    assert retry_delay(50) == 300.0
