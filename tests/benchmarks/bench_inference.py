@@ -97,15 +97,18 @@ def _info(layout: str):
     )
 
 
-def median_ms(call: Callable[[], object], repeats: int, warmup: int = 2) -> float:
+def median_ms(call: Callable[[], object], repeats: int, warmup: int = 2) -> tuple[float, float]:
+    """Median wall-clock and process-CPU milliseconds per call. CPU time (all threads of this
+    process) is the figure to compare on a shared machine: it barely moves with other load."""
     for _ in range(warmup):
         call()
-    times = []
+    wall, cpu = [], []
     for _ in range(repeats):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         call()
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
+        wall.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - started_cpu) * 1000)
+    return statistics.median(wall), statistics.median(cpu)
 
 
 def _repeats(batch: int, heavy: bool) -> int:
@@ -148,13 +151,16 @@ def compare(name: str, model, info, data: bytes) -> list[list[str]]:
         if info.task == "forecasting":
             x = rng.normal(size=(batch, *info.input_shape)).astype("float32")
         repeats = _repeats(batch, heavy)
-        eager = median_ms(lambda x=x: model(x, training=False), repeats)
-        graph = median_ms(lambda x=x: traced(x), repeats)
-        predict = median_ms(lambda x=x, b=batch: model.predict(x, batch_size=b, verbose=0), repeats)
-        onnx = median_ms(lambda x=x: session.run(None, {"input": x}), repeats)
+        eager, _ = median_ms(lambda x=x: model(x, training=False), repeats)
+        graph, graph_cpu = median_ms(lambda x=x: traced(x), repeats)
+        predict, _ = median_ms(
+            lambda x=x, b=batch: model.predict(x, batch_size=b, verbose=0), repeats
+        )
+        onnx, onnx_cpu = median_ms(lambda x=x: session.run(None, {"input": x}), repeats)
         rows.append(
             [name, str(batch), f"{eager:.2f}", f"{graph:.2f}", f"{predict:.2f}", f"{onnx:.2f}",
-             f"{graph / onnx:.2f}x", f"{predict / onnx:.1f}x"]
+             f"{graph / onnx:.2f}x", f"{predict / onnx:.1f}x",
+             f"{graph_cpu:.1f}", f"{onnx_cpu:.1f}", f"{graph_cpu / max(onnx_cpu, 1e-3):.2f}x"]
         )  # fmt: skip
     return rows
 
@@ -174,40 +180,56 @@ def memory(data: bytes, shape: list[int]) -> dict[str, float]:
 
 
 def explore_segmentation(model, info) -> list[list[str]]:
-    """Session options and opsets tried on the segmentation model (batch 1 and the large batch)."""
+    """Session options, opsets and graph rewrites tried on the segmentation model."""
+    import onnx
     import onnxruntime as ort
 
+    from kiln.export.rewrite import conv_transpose_to_conv
+
     level = ort.GraphOptimizationLevel
-    variants: list[tuple[str, int, dict]] = [
-        ("default (ORT_ENABLE_ALL, opset 17)", 17, {}),
+    variants: list[tuple[str, str, dict]] = [
+        ("default (ORT_ENABLE_ALL, opset 17)", "17", {}),
         (
             "ORT_ENABLE_EXTENDED (no NCHWc layout)",
-            17,
+            "17",
             {"graph_optimization_level": level.ORT_ENABLE_EXTENDED},
         ),
-        ("ORT_ENABLE_BASIC", 17, {"graph_optimization_level": level.ORT_ENABLE_BASIC}),
-        ("intra_op_num_threads=2", 17, {"intra_op_num_threads": 2}),
-        ("intra_op_num_threads=1", 17, {"intra_op_num_threads": 1}),
-        ("no spinning", 17, {"config": {"session.intra_op.allow_spinning": "0"}}),
-        ("no CPU arena", 17, {"enable_cpu_mem_arena": False}),
-        ("opset 13", 13, {}),
-        ("opset 18", 18, {}),
+        ("ORT_ENABLE_BASIC", "17", {"graph_optimization_level": level.ORT_ENABLE_BASIC}),
+        ("intra_op_num_threads=1", "17", {"intra_op_num_threads": 1}),
+        ("intra_op_num_threads=2", "17", {"intra_op_num_threads": 2}),
+        ("no spinning", "17", {"config": {"session.intra_op.allow_spinning": "0"}}),
+        ("no CPU arena", "17", {"enable_cpu_mem_arena": False}),
+        ("opset 13", "13", {}),
+        ("opset 18", "18", {}),
+        ("ConvTranspose -> per-phase Conv + DepthToSpace", "17-phases", {}),
+        ("ConvTranspose -> one merged Conv + DepthToSpace", "17-merged", {}),
     ]
-    converted: dict[int, bytes] = {}
+    graphs: dict[str, bytes] = {}
+    for _, key, _ in variants:
+        if key in graphs:
+            continue
+        opset, _, rewrite = key.partition("-")
+        data = convert(model, info, int(opset))
+        if rewrite:
+            proto = onnx.load_from_string(data)
+            conv_transpose_to_conv(proto, merged=rewrite == "merged")
+            data = proto.SerializeToString()
+        graphs[key] = data
     rows = []
     rng = np.random.default_rng(1)
-    for label, opset, settings in variants:
-        if opset not in converted:
-            converted[opset] = convert(model, info, opset)
-        session = _session(converted[opset], **settings)
-        figures = []
-        for batch in (1, EXPLORE_BATCH):
-            x = rng.uniform(0, 255, (batch, *info.input_shape)).astype("float32")
+    inputs = {
+        b: rng.uniform(0, 255, (b, *info.input_shape)).astype("float32") for b in (1, EXPLORE_BATCH)
+    }
+    for label, key, settings in variants:
+        session = _session(graphs[key], **settings)
+        row = [label]
+        for batch, x in inputs.items():
             run = session.run
-            figures.append(
-                median_ms(lambda x=x, run=run: run(None, {"input": x}), _repeats(batch, True))
+            wall, cpu = median_ms(
+                lambda x=x, run=run: run(None, {"input": x}), _repeats(batch, True)
             )
-        rows.append([label, f"{figures[0]:.1f}", f"{figures[1]:.1f}"])
+            row += [f"{wall:.1f}", f"{cpu:.1f}"]
+        rows.append(row)
     return rows
 
 

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from kiln.data.info import LoadOptions
 from kiln.registry import RegistryStore
 
-pytestmark = [pytest.mark.ray]
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
