@@ -1,0 +1,36 @@
+"""Which model each task serves when `kiln serve` is given only a registry."""
+
+from __future__ import annotations
+
+import pytest
+
+from kiln.errors import ConfigError
+from kiln.registry import RegistryStore
+from kiln.serving.launch import discover_models
+
+
+def test_every_task_in_the_registry_is_served_by_its_newest_model(registry, tiny, tmp_path):
+    found = discover_models(registry)
+    assert {task: choice.name for task, choice in found.items()} == tiny.NAMES
+    assert all(choice.version == "latest" for choice in found.values())
+
+
+def test_a_newer_model_of_the_same_task_wins(tiny, tmp_path):
+    store = RegistryStore(str(tmp_path))
+    store.register(tiny.manifest("forecasting", "older"), tiny.forecaster())
+    store.register(tiny.manifest("forecasting", "newer"), tiny.forecaster())
+    assert discover_models(str(tmp_path))["forecasting"].name == "newer"
+
+
+def test_a_chosen_model_and_version_win(registry):
+    found = discover_models(registry, ["classification"], {"classification": "tiny-classifier:2"})
+    assert list(found) == ["classification"] and found["classification"].version == 2
+
+
+def test_a_task_without_a_model_and_an_empty_registry_are_clear_errors(tiny, tmp_path):
+    store = RegistryStore(str(tmp_path / "one"))
+    store.register(tiny.manifest("forecasting"), tiny.forecaster())
+    with pytest.raises(ConfigError, match="has no segmentation model"):
+        discover_models(str(tmp_path / "one"), ["segmentation"])
+    with pytest.raises(ConfigError, match="holds no models"):
+        discover_models(str(tmp_path / "empty"))
