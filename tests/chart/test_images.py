@@ -10,6 +10,7 @@ TensorFlow, that bases are pinned and users non-root, and that the commands they
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.metadata
 import os
 import re
@@ -17,6 +18,7 @@ import shlex
 import subprocess
 import sys
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -125,11 +127,16 @@ def third_party_imports(entry_modules: list[str]) -> set[str]:
     return external
 
 
+@functools.cache
+def owners() -> Mapping[str, list[str]]:
+    """Top-level module -> distributions that provide it (slow to compute: once)."""
+    return importlib.metadata.packages_distributions()
+
+
 def distributions(modules: set[str]) -> set[str]:
-    owners = importlib.metadata.packages_distributions()
     found = set()
     for module in modules:
-        dists = owners.get(module)
+        dists = owners().get(module)
         assert dists, f"no installed distribution provides '{module}'"
         found |= {canonicalize_name(d) for d in dists}
     return found
