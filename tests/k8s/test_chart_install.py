@@ -140,6 +140,10 @@ def cluster(kube) -> Iterator[Cluster]:
     yield c
     c.helm.uninstall(RELEASE, ignore_not_found=True, timeout=60)
     c.helm.close()
+    # Leave nothing for the other k8s tests' operator to reconcile: the namespace controller
+    # removes what is inside.
+    for namespace in (WORK_NAMESPACE, NAMESPACE):
+        c.core.delete_namespace(namespace)
 
 
 class Operator:
