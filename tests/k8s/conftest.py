@@ -28,6 +28,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -177,11 +178,15 @@ def kube() -> Iterator[Kube]:
     from kubernetes import config
 
     plane = controlplane.ControlPlane(with_controller_manager=False)
+    # Parsing KubeRay's 2 MB of YAML overlaps with the servers starting (which mostly waits).
+    pool = ThreadPoolExecutor(max_workers=1)
+    crds = pool.submit(lambda: kuberay_crds() + kiln_crds())
+    pool.shutdown(wait=False)  # the submitted parse still runs; result() waits for it
     try:
         plane.start()
         api_client = config.new_client_from_config(config_file=str(plane.kubeconfig))
         kube = Kube(plane.kubeconfig, plane.api_url, plane.token, plane.ca_file, api_client)
-        kube.apply_crds(kuberay_crds() + kiln_crds())
+        kube.apply_crds(crds.result())
         plane.start_controller_manager()
     except controlplane.Unavailable as e:
         plane.stop()
@@ -258,21 +263,31 @@ def operator(kube: Kube, tmp_path_factory: pytest.TempPathFactory) -> Iterator[O
         "KILN_OPERATOR_DEFAULT_IMAGE": "kiln-ray:test",
     }
     saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)  # the operator runs in this process and reads these at start-up
-    liveness = f"http://127.0.0.1:{liveness_port}/healthz"
-    args = ["run", "--standalone", "--all-namespaces", f"--liveness={liveness}",
-            "-m", "kiln_operator.handlers"]  # fmt: skip
-    try:
-        with KopfRunner(args, timeout=60) as runner:
-            ready = f"http://127.0.0.1:{metrics_port}/metrics"
-            wait_for(lambda: _answers(liveness), "the operator's liveness endpoint", timeout=60)
-            yield Operator(ready, liveness, runner)
-    finally:
+
+    def restore() -> None:
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+    os.environ.update(env)  # the operator runs in this process and reads these at start-up
+    liveness = f"http://127.0.0.1:{liveness_port}/healthz"
+    metrics = f"http://127.0.0.1:{metrics_port}/metrics"
+    args = ["run", "--standalone", "--all-namespaces", f"--liveness={liveness}",
+            "-m", "kiln_operator.handlers"]  # fmt: skip
+    try:
+        with KopfRunner(args, timeout=60) as runner:
+            try:
+                wait_for(lambda: _answers(liveness), "the operator's liveness endpoint", 60)
+                wait_for(lambda: _answers(metrics), "the operator's metrics endpoint", 10)
+            finally:
+                # Start-up is over (settings and credentials are read once): later tests see
+                # the environment as it was.
+                restore()
+            yield Operator(metrics, liveness, runner)
+    finally:
+        restore()
     assert runner.exception is None, f"the operator crashed: {runner.exception!r}"
 
 
