@@ -18,7 +18,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "train": ("kiln.commands.train", "train", "Train a model on Ray Train (local or remote Ray)."),
     "runs": ("kiln.commands.runs", "runs", "List and inspect training runs."),
     "submit": ("kiln.commands.submit", "submit", "Run a kiln command as a Ray job on a cluster."),
-    "export": ("kiln.commands.export", "export", "Export a run to ONNX, prove parity, register it."),
+    "export": (
+        "kiln.commands.export",
+        "export",
+        "Export a run to ONNX, prove parity, register it.",
+    ),
     "serve": ("kiln.commands.serve", "serve", "Serve registered models with Ray Serve."),
     "predict": ("kiln.commands.predict", "predict", "Send an input to a running server."),
     "demo": ("kiln.commands.demo", "demo", "The whole product end to end on this machine."),
