@@ -57,7 +57,7 @@ def _plans(scale: Literal["quick", "tiny"]) -> list[TaskPlan]:
         TaskPlan(
             task="forecasting",
             kind="forecasting",
-            size=20 if tiny else 40,
+            size=20 if tiny else 60,  # 120-sample windows need about 44 days
             model="lstm",
             model_options={"units": 4 if tiny else 16},
             data_options={"sequence_length": 24, "sampling_rate": 6} if tiny else {},
