@@ -9,6 +9,7 @@ inherits them; they are opt-in because HAProxy mode binds the replicas on all in
 from __future__ import annotations
 
 import os
+import socket
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -87,6 +88,8 @@ def start(
     from kiln.serving.app import build_app
 
     started_ray = False
+    if not address:
+        check_port_free(host, port)
     if not ray.is_initialized():
         if address:
             ray.init(address=address, log_to_driver=False)
@@ -108,6 +111,17 @@ def start(
     server = LocalServer(f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}", started_ray)
     wait_ready(server.url, timeout_s)
     return server
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Refuse a busy port up front: Serve's proxy would otherwise fail quietly in the background."""
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            raise ConfigError(
+                f"cannot listen on {host}:{port} ({e.strerror}); choose --port"
+            ) from e
 
 
 def wait_ready(url: str, timeout_s: float) -> None:

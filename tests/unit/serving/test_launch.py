@@ -34,3 +34,16 @@ def test_a_task_without_a_model_and_an_empty_registry_are_clear_errors(tiny, tmp
         discover_models(str(tmp_path / "one"), ["segmentation"])
     with pytest.raises(ConfigError, match="holds no models"):
         discover_models(str(tmp_path / "empty"))
+
+
+def test_a_busy_port_is_refused_before_ray_starts():
+    import socket
+
+    from kiln.serving.launch import check_port_free
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(ConfigError, match=f"127.0.0.1:{port}"):
+            check_port_free("127.0.0.1", port)
