@@ -116,6 +116,8 @@ def start(
 def check_port_free(host: str, port: int) -> None:
     """Refuse a busy port up front: Serve's proxy would otherwise fail quietly in the background."""
     with socket.socket() as probe:
+        # Like the server itself, ignore connections of an earlier run still in TIME_WAIT.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as e:
