@@ -89,7 +89,12 @@ def test_training_job_becomes_a_rayjob_with_the_rendered_spec(kube, operator, na
     assert (ref["kind"], ref["name"], ref["uid"], ref["controller"]) == (
         "TrainingJob", "jena", owner["metadata"]["uid"], True
     )  # fmt: skip
-    status = wait_for(lambda: owner_status(kube, "trainingjobs", namespace, "jena"), "a status")
+
+    def accepted():
+        found = owner_status(kube, "trainingjobs", namespace, "jena")
+        return found if any(c["type"] == "Accepted" for c in found.get("conditions", [])) else None
+
+    status = wait_for(accepted, "the Accepted condition")
     assert (status["phase"], status["rayJobName"]) == ("Pending", "jena")
     assert {"type": "Accepted", "status": "True"}.items() <= status["conditions"][0].items()
 
@@ -141,7 +146,7 @@ def test_model_deployment_becomes_a_rayservice_running_build_app(kube, operator,
     wanted = render.serve_config(parse_model_deployment(SERVE_SPEC))
     assert service["spec"]["serveConfigV2"] == wanted
     assert "import_path: kiln.serving.app:build_app" in wanted
-    assert owner_status(kube, "modeldeployments", namespace, "cats").get("phase") == "Deploying"
+    wait_phase(kube, "modeldeployments", namespace, "cats", "Deploying")
 
     # KubeRay reports the Serve application running on the active cluster.
     set_status(kube, "rayservices", namespace, "cats", {
@@ -228,12 +233,12 @@ def test_operator_serves_metrics_and_liveness(kube, operator, namespace):
         lambda: (
             (t := scrape(operator.metrics_url))
             and 'kiln_operator_reconciliations_total{kind="TrainingJob",result="success"}' in t
+            and 'kiln_operator_objects{kind="TrainingJob",phase="Pending"}' in t
             and t
         ),
         "the reconciliation counter",
     )
-    assert "kiln_operator_reconcile_duration_seconds_bucket" in text
-    assert 'kiln_operator_objects{kind="TrainingJob",phase="Pending"}' in text
+    assert 'kiln_operator_reconcile_duration_seconds_bucket{kind="TrainingJob"' in text
     # kopf's probe endpoint answers 200 with each probe's result, cached for 10 s.
     probe = lambda: json.loads(scrape(operator.liveness_url))["objects"] >= 1  # noqa: E731
     wait_for(probe, "the liveness probe to count the object", timeout=30)
