@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import ray
 
 from kiln.errors import ConfigError
 from kiln.training import TrainConfig, load_config, preflight
@@ -67,7 +66,6 @@ def test_preflight_counts_this_machines_gpus_by_default(jena_dir):
         pytest.skip("this machine has a GPU; the refusal is covered with gpus_available=0")
     with pytest.raises(ConfigError, match="GPUs"):
         preflight(config(data=str(jena_dir), gpus_per_worker=0.5))
-    assert not ray.is_initialized()
 
 
 def test_preflight_returns_the_layout(jena_dir):
