@@ -6,10 +6,11 @@
 #
 # Binaries land in ${KILN_CACHE:-$HOME/.cache/kiln}/k8s/bin. Reruns reuse them. The system's apt
 # configuration is left alone: the deb-src list, its package lists and apt's cache are private
-# to the cache directory. Facts behind each step: /work/shared/K8S-TESTING.md.
+# to the cache directory. KILN_KUBE_SOURCE_VERSION overrides the pinned source version.
+# Facts behind each step: K8S-TESTING.md in the project's shared notes.
 set -euo pipefail
 
-readonly KUBE_SOURCE_VERSION="1.20.5+really1.20.2-1.1+deb12u1"
+readonly KUBE_SOURCE_VERSION="${KILN_KUBE_SOURCE_VERSION:-1.20.5+really1.20.2-1.1+deb12u1}"
 readonly KUBE_GIT_VERSION="v1.20.2"
 readonly KUBE_GIT_COMMIT="faecb196815e248d3ecfb03c680a4507229c2a56"  # the v1.20.2 tag
 readonly REFLECT2_DEBIAN="/usr/share/gocode/src/github.com/modern-go/reflect2"
@@ -83,6 +84,10 @@ if [ -z "$tree" ] || [ ! -f "$SRC/.unpacked" ]; then
   rm -rf "${SRC:?}"/*
   say "fetching source package kubernetes=$KUBE_SOURCE_VERSION (about 30 MB)"
   apt-get "${apt_opts[@]}" -qq update || die "apt-get update of the private deb-src list failed"
+  # Say which versions bookworm offers when the pinned one is gone, instead of apt's terse error.
+  available="$(apt-cache "${apt_opts[@]}" showsrc kubernetes 2>/dev/null | sed -n 's/^Version: //p')"
+  grep -qxF "$KUBE_SOURCE_VERSION" <<<"$available" ||
+    die "bookworm's deb-src offers kubernetes ${available:-(none)}, not $KUBE_SOURCE_VERSION"
   (cd "$SRC" && apt-get "${apt_opts[@]}" -qq source "kubernetes=$KUBE_SOURCE_VERSION") ||
     die "apt-get source kubernetes=$KUBE_SOURCE_VERSION failed (no network, or the version left bookworm?)"
   find_tree

@@ -137,7 +137,7 @@ def apply(child: dict[str, Any], api: client.ApiClient | None = None) -> tuple[d
     if owners and not _owned_by(current, owners):
         raise NotOwned(
             f"{kind} {namespace}/{name} already exists and is not owned by this object; "
-            "rename the Kiln object or delete the existing one"
+            "rename the Kiln object, or delete that object and then re-create the Kiln one"
         )
     wanted_labels = meta.get("labels") or {}
     if is_subset(child["spec"], current.get("spec")) and is_subset(
