@@ -117,7 +117,9 @@ def local_gpu_count() -> int:
 def preflight(config: TrainConfig, *, gpus_available: int | None = None) -> str:
     """Check what can be checked before Ray starts; returns the data layout found.
 
-    ``gpus_available`` is the cluster's GPU count when joining one; by default the local count.
+    ``gpus_available`` overrides the GPU count; by default it is this machine's when Ray runs
+    here, and a run that joins a cluster (``address``) is checked against the cluster's GPUs
+    once connected.
     """
     from kiln.data import detect_layout
     from kiln.models.catalog import check
@@ -131,7 +133,7 @@ def preflight(config: TrainConfig, *, gpus_available: int | None = None) -> str:
     except DataError as e:
         raise ConfigError(f"--data {data}: {e.message}") from e
     check(config.task, config.model, layout)
-    if config.gpus_per_worker > 0:
+    if config.gpus_per_worker > 0 and (gpus_available is not None or config.address is None):
         available = local_gpu_count() if gpus_available is None else gpus_available
         needed = config.gpus_per_worker * config.workers
         if available < needed:

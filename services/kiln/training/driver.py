@@ -61,7 +61,7 @@ class RunResult(BaseModel):
 
 def train(config: TrainConfig, *, console: Console | None = None) -> RunResult:
     """Train a new run as ``config`` says; the run directory is ``config.out/<run_id>``."""
-    preflight(config, gpus_available=None if config.address is None else 10**6)
+    preflight(config)
     run_id = config.run_id or default_run_id(config)
     run = RunDir.create(config, run_id)
     return _execute(run.read_config(), run, console or Console())
@@ -77,14 +77,13 @@ def resume(
         config = TrainConfig.model_validate({**config.model_dump(), **overrides})
     if run.path("run.json").exists() and run.read_record().status == "completed":
         raise ConfigError(f"run {run.root} already completed; start a new run instead of --resume")
-    preflight(config, gpus_available=None if config.address is None else 10**6)
+    preflight(config)
     return _execute(config, run, console or Console())
 
 
 def _execute(config: TrainConfig, run: RunDir, console: Console) -> RunResult:
-    assert config.run_id is not None
     record = RunRecord(
-        run_id=config.run_id,
+        run_id=config.run_id or run.run_id,
         task=config.task,
         model=config.model,
         workers=config.workers,
@@ -106,6 +105,7 @@ def _execute(config: TrainConfig, run: RunDir, console: Console) -> RunResult:
             splits = load_splits(config.task, config.data, config.data_options)
         except DataError as e:
             raise ConfigError(f"--data {config.data}: {e.message}") from e
+        _check_splits(splits.info.split_counts, config)
         record.dataset_info = splits.info.model_dump(mode="json")
         run.write_record(record)
         with (
@@ -128,6 +128,16 @@ def _execute(config: TrainConfig, run: RunDir, console: Console) -> RunResult:
         raise
     display.summary(console, record, run.root)
     return RunResult(run_dir=run.root, record=record, history=state.history)
+
+
+def _check_splits(counts: Any, config: TrainConfig) -> None:
+    """Every worker needs at least one training and one validation item of its own."""
+    for split in ("train", "validation"):
+        if getattr(counts, split) < config.workers:
+            raise ConfigError(
+                f"the {split} split has {getattr(counts, split)} items, too few to share among "
+                f"{config.workers} workers; use fewer --workers or more data"
+            )
 
 
 def _fit(config: TrainConfig, run: RunDir, console: Console) -> tuple[RunState, dict[int, str]]:
