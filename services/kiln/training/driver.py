@@ -62,9 +62,9 @@ class RunResult(BaseModel):
 def train(config: TrainConfig, *, console: Console | None = None) -> RunResult:
     """Train a new run as ``config`` says; the run directory is ``config.out/<run_id>``."""
     preflight(config)
-    run_id = config.run_id or default_run_id(config)
-    run = RunDir.create(config, run_id)
-    return _execute(run.read_config(), run, console or Console())
+    splits = _load(config)
+    run = RunDir.create(config, config.run_id or default_run_id(config))
+    return _execute(run.read_config(), run, splits, console or Console())
 
 
 def resume(
@@ -78,10 +78,29 @@ def resume(
     if run.path("run.json").exists() and run.read_record().status == "completed":
         raise ConfigError(f"run {run.root} already completed; start a new run instead of --resume")
     preflight(config)
-    return _execute(config, run, console or Console())
+    return _execute(config, run, _load(config), console or Console())
 
 
-def _execute(config: TrainConfig, run: RunDir, console: Console) -> RunResult:
+def _load(config: TrainConfig) -> Any:
+    """Load the data in the driver first: a dataset the loader refuses becomes a clear error
+    before any run directory or cluster exists, and the record gets its DatasetInfo."""
+    from kiln.data.loaders import load_splits
+
+    try:
+        splits = load_splits(config.task, config.data, config.data_options)
+    except DataError as e:
+        raise ConfigError(f"--data {config.data}: {e.message}") from e
+    for split in ("train", "validation"):
+        count = getattr(splits.info.split_counts, split)
+        if count < config.workers:
+            raise ConfigError(
+                f"the {split} split has {count} items, too few to share among "
+                f"{config.workers} workers; use fewer --workers or more data"
+            )
+    return splits
+
+
+def _execute(config: TrainConfig, run: RunDir, splits: Any, console: Console) -> RunResult:
     record = RunRecord(
         run_id=config.run_id or run.run_id,
         task=config.task,
@@ -91,31 +110,23 @@ def _execute(config: TrainConfig, run: RunDir, console: Console) -> RunResult:
         global_batch_size=config.global_batch_size,
         epochs_requested=config.epochs,
         ray_address=config.address,
+        dataset_info=splits.info.model_dump(mode="json"),
         timings={"started": now()},
     )
     run.write_record(record)
     started = time.time()
     display.starting(console, config, run.root)
     try:
-        # Loading the data here first turns a dataset the loader refuses into a clear error
-        # before any cluster starts, and gives the run record its DatasetInfo.
-        from kiln.data.loaders import load_splits
-
-        try:
-            splits = load_splits(config.task, config.data, config.data_options)
-        except DataError as e:
-            raise ConfigError(f"--data {config.data}: {e.message}") from e
-        _check_splits(splits.info.split_counts, config)
-        record.dataset_info = splits.info.model_dump(mode="json")
-        run.write_record(record)
         with (
             ray_logs_to(run.path(LOGS_DIR) / "driver.log"),
             ray_session(config.address),
         ):
-            if config.gpus_per_worker and cluster_gpus() < config.gpus_per_worker:
+            needed = config.gpus_per_worker * config.workers
+            if needed and cluster_gpus() < needed:
                 raise ConfigError(
-                    f"--gpus-per-worker {config.gpus_per_worker:g}: the Ray cluster has "
-                    f"{cluster_gpus()} GPUs; use --gpus-per-worker 0 to train on CPUs"
+                    f"{config.workers} workers × {config.gpus_per_worker:g} GPUs need "
+                    f"{needed:g} GPUs, but the Ray cluster has {cluster_gpus()}; "
+                    "use --gpus-per-worker 0 to train on CPUs"
                 )
             state, digests = _fit(config, run, console)
             copy_session_logs(run.path(LOGS_DIR) / "ray", since=started)
@@ -128,16 +139,6 @@ def _execute(config: TrainConfig, run: RunDir, console: Console) -> RunResult:
         raise
     display.summary(console, record, run.root)
     return RunResult(run_dir=run.root, record=record, history=state.history)
-
-
-def _check_splits(counts: Any, config: TrainConfig) -> None:
-    """Every worker needs at least one training and one validation item of its own."""
-    for split in ("train", "validation"):
-        if getattr(counts, split) < config.workers:
-            raise ConfigError(
-                f"the {split} split has {getattr(counts, split)} items, too few to share among "
-                f"{config.workers} workers; use fewer --workers or more data"
-            )
 
 
 def _fit(config: TrainConfig, run: RunDir, console: Console) -> tuple[RunState, dict[int, str]]:

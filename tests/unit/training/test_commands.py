@@ -122,3 +122,21 @@ def test_submit_address_defaults(monkeypatch):
 def test_submit_refuses_commands_that_cannot_run_as_jobs():
     result = run("submit", "--address", "http://127.0.0.1:1", "demo")
     assert result.exit_code == 2 and "cannot submit 'demo'" in result.output
+
+
+def test_train_on_data_the_loader_refuses_fails_before_ray_and_leaves_no_run(
+    tmp_path, jena_dir, monkeypatch
+):
+    def no_ray(*args, **kwargs):
+        raise AssertionError("a dataset the loader refuses must fail before Ray starts")
+
+    monkeypatch.setattr(ray, "init", no_ray)
+    out = tmp_path / "runs"
+    # 20 days of rows are too few for 5-day windows with a 24 h horizon in all three splits.
+    result = run(
+        "train", "--task", "forecasting", "--model", "dense", "--data", str(jena_dir),
+        "--out", str(out), "--run-id", "short",
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert f"--data {jena_dir}" in result.output and "too few" in result.output
+    assert not (out / "short").exists()
