@@ -113,8 +113,12 @@ def report(result: DemoResult, console: Console) -> None:
             "yes" if o.apis_agree else "[red]no[/]",
             f"{o.train_seconds:.0f} s / {o.export_seconds:.0f} s",
         )
-    # A wide table reads better than a wrapped one, even when the output is a pipe or a file.
-    console.print(table, width=max(console.width, 150))
+    # A file or a pipe has no width of its own: print the table unwrapped there.
+    width = console.width
+    if not console.is_terminal:
+        console.width = max(width, 150)
+    console.print(table)
+    console.width = width
     summary = {
         "seconds": round(result.seconds, 1),
         "url": result.url,
