@@ -48,6 +48,8 @@ def entrypoint(name: str, spec: TrainingJobSpec) -> str:
     ]  # fmt: skip
     if spec.gpus_per_worker:
         train += ["--gpus-per-worker", str(spec.gpus_per_worker)]
+    if spec.max_failures:
+        train += ["--max-failures", str(spec.max_failures)]
     train += ["--out", RUNS_DIR, "--run-id", run_id(name)]
     command = shlex.join(train)
     if spec.export:

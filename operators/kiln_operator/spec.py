@@ -64,6 +64,7 @@ class TrainingJobSpec(_Spec):
     registry: str = Field(min_length=1)
     export: bool = True
     model_name: str | None = None
+    max_failures: int = Field(default=0, ge=0)
     backoff_limit: int = Field(default=0, ge=0)
     time_limit_seconds: int | None = Field(default=None, ge=60)
 

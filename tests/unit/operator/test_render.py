@@ -85,13 +85,15 @@ def test_pod_templates_are_valid_pods_for_kubernetes(version):
 
 
 def test_rayjob_entrypoint_trains_then_exports_with_the_specs_settings():
-    spec = training(epochs=7, batchSize=64, workers=3, gpusPerWorker=1, modelName="jena")
+    spec = training(epochs=7, batchSize=64, workers=3, gpusPerWorker=1, maxFailures=2,
+                    modelName="jena")  # fmt: skip
     job = render.render_rayjob("jena-run", "ml", spec, SETTINGS)["spec"]
     train, export = job["entrypoint"].split(" && ")
     assert shlex.split(train) == [
         "kiln", "train", "--task", "forecasting", "--model", "lstm",
         "--data", "s3://data/jena", "--epochs", "7", "--batch-size", "64", "--workers", "3",
-        "--gpus-per-worker", "1", "--out", "/tmp/kiln-runs", "--run-id", "jena-run",
+        "--gpus-per-worker", "1", "--max-failures", "2",
+        "--out", "/tmp/kiln-runs", "--run-id", "jena-run",
     ]  # fmt: skip
     assert shlex.split(export) == [
         "kiln", "export", "/tmp/kiln-runs/jena-run", "--registry", "s3://reg", "--name", "jena",
@@ -103,7 +105,7 @@ def test_entrypoint_quotes_hostile_values_and_skips_export_when_off():
     command = render.entrypoint("r", spec)
     assert "&&" not in command
     assert "'/data/my jena; rm -rf /'" in command
-    assert "--gpus-per-worker" not in command
+    assert "--gpus-per-worker" not in command and "--max-failures" not in command
 
 
 def test_rayjob_sizes_workers_and_sets_the_job_policy():
