@@ -100,9 +100,13 @@ class ReportToRayTrain(keras.callbacks.Callback):
 
 
 def weights_digest(model: keras.Model) -> str:
+    """SHA-256 of the trainable weights. Synchronised training keeps these bit-identical on
+    every rank. Non-trainable state such as BatchNormalization's moving statistics is updated
+    from each worker's own batches (unless a layer is built with ``synchronized=True``), so it
+    is left out; rank 0's copy is the one that is saved."""
     hasher = hashlib.sha256()
-    for weights in model.get_weights():
-        hasher.update(np.ascontiguousarray(weights).tobytes())
+    for variable in model.trainable_weights:
+        hasher.update(np.ascontiguousarray(keras.ops.convert_to_numpy(variable)).tobytes())
     return hasher.hexdigest()
 
 

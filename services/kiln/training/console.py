@@ -75,8 +75,8 @@ def summary(console: Console, record: RunRecord, run_dir: Path) -> None:
     for key, value in record.evaluation.items():
         if isinstance(value, float):
             table.add_row(key, f"{value:.4f}")
-    digests = set(record.evaluation.get("rank_weights_sha256", {}).values())
+    digests = set(record.evaluation.get("rank_trainable_weights_sha256", {}).values())
     if len(digests) > 1:
-        table.add_row("warning", "workers ended with different weights")
+        table.add_row("warning", "workers ended with different trainable weights")
     table.add_row("run directory", str(run_dir))
     console.print(table)

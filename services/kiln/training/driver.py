@@ -231,7 +231,7 @@ def _finish(
     record.best_val_loss = state.best_val_loss
     record.evaluation = {
         **evaluation,
-        "rank_weights_sha256": {str(k): v for k, v in digests.items()},
+        "rank_trainable_weights_sha256": {str(k): v for k, v in digests.items()},
     }
     seconds = time.time() - started
     record.timings.update(

@@ -55,7 +55,7 @@ def test_two_workers_stay_in_step_survive_a_killed_worker_and_beat_the_naive_for
     assert record.trained == [(1, 0), (1, 1), (2, 2), (2, 3), (2, 4)]
     assert record.epochs_trained == 5
     # Real synchronisation: both ranks end with bit-identical weights, and the loss falls.
-    digests = record.evaluation["rank_weights_sha256"]
+    digests = record.evaluation["rank_trainable_weights_sha256"]
     assert set(digests) == {"0", "1"}
     assert digests["0"] == digests["1"]
     assert result.history["loss"][-1] < result.history["loss"][0]
