@@ -75,6 +75,8 @@ def parse_ref(ref: str) -> tuple[str, int | str]:
 
 class RegistryStore:
     def __init__(self, uri: str) -> None:
+        if not str(uri).strip():
+            raise ConfigError("the registry URI is empty; expected a directory, s3:// or gs://")
         self.uri = str(uri).rstrip("/") or "/"
         try:
             self.fs, self.root = fsspec.core.url_to_fs(self.uri)

@@ -198,3 +198,8 @@ def test_object_store_detects_a_damaged_model(memory_store, manifest):
 def test_unknown_protocol_is_a_config_error():
     with pytest.raises(ConfigError, match="cannot be opened"):
         RegistryStore("nosuchproto://bucket/registry")
+
+
+def test_an_empty_registry_uri_is_a_config_error():
+    with pytest.raises(ConfigError, match="empty"):
+        RegistryStore("  ")
