@@ -15,7 +15,6 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "infra" / "prometheus" / "kiln-rules.yaml"
-RULE_TESTS = ROOT / "infra" / "prometheus" / "kiln-rules.test.yaml"
 # Grafana's variables, as Grafana would expand them for "All" over the last minutes.
 GRAFANA_VARIABLES = {
     "$__rate_interval": "1m",
