@@ -91,16 +91,20 @@ def start(
     if not address:
         check_port_free(host, port)
     if not ray.is_initialized():
-        if address:
-            ray.init(address=address, log_to_driver=False)
-        else:
-            ray.init(
-                num_cpus=num_cpus or max(4, os.cpu_count() or 1),
-                include_dashboard=False,
-                log_to_driver=False,
-                configure_logging=False,
-            )
-            started_ray = True
+        try:
+            if address:
+                ray.init(address=address, log_to_driver=False)
+            else:
+                ray.init(
+                    num_cpus=num_cpus or max(4, os.cpu_count() or 1),
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    configure_logging=False,
+                )
+        except Exception as e:  # Ray raises bare Exception/ConnectionError when it cannot start
+            where = f"the Ray cluster at {address}" if address else "a local Ray"
+            raise NotReady(f"could not start or join {where}: {e}") from e
+        started_ray = not address
     serve.start(
         http_options={"host": host, "port": port},
         logging_config={"log_level": "WARNING", "enable_access_log": False},
