@@ -230,7 +230,22 @@ def explore_segmentation(model, info) -> list[list[str]]:
             )
             row += [f"{wall:.1f}", f"{cpu:.1f}"]
         rows.append(row)
+        print("  measured:", " | ".join(row), flush=True)  # a long sweep shows progress
     return rows
+
+
+def sweep() -> None:
+    """Only the segmentation settings sweep: ``python -c "from tests.benchmarks.bench_inference
+    import sweep; sweep()"``."""
+    import keras
+
+    from kiln.models.build import build_model
+
+    info = _info("pets")
+    keras.utils.set_random_seed(0)
+    model = build_model("segmentation_convnet", info)
+    headers = ["variant", "b1 wall", "b1 cpu", f"b{EXPLORE_BATCH} wall", f"b{EXPLORE_BATCH} cpu"]
+    _print_table(headers, explore_segmentation(model, info))
 
 
 def _print_table(headers: list[str], rows: list[list[str]]) -> None:
@@ -290,9 +305,14 @@ def main() -> None:
     _print_table(["model", "onnx MB", "arena", "no arena"], memory_rows)
     if segmentation is not None:
         print("\nSegmentation (Conv2DTranspose decoder): onnxruntime settings, ms per batch")
-        _print_table(
-            ["variant", "batch 1", f"batch {EXPLORE_BATCH}"], explore_segmentation(*segmentation)
-        )
+        headers = [
+            "variant",
+            "b1 wall",
+            "b1 cpu",
+            f"b{EXPLORE_BATCH} wall",
+            f"b{EXPLORE_BATCH} cpu",
+        ]
+        _print_table(headers, explore_segmentation(*segmentation))
 
 
 if __name__ == "__main__":
