@@ -361,13 +361,6 @@ def record_training_epochs(ray: Any) -> Any:
     return epochs.remote(90)
 
 
-# Ray 2.60's metrics agent forgets a gauge ~20 s (two report intervals) after its last set,
-# even while the process that set it lives. Serving sets kiln_model_info once per
-# (re)configuration, so the series vanishes; it needs re-setting at least every 20 s (Serve's
-# 10 s health check is a natural place). Until then this panel is known to come back empty.
-GAUGE_SET_ONCE = {"kiln-serving: Model versions served"}
-
-
 def test_dashboard_queries_return_data_from_a_real_prometheus(
     cluster, chart_operator, ray_local, serve_app
 ):
@@ -414,22 +407,13 @@ def test_dashboard_queries_return_data_from_a_real_prometheus(
             pending = dict(queries)
             deadline = time.monotonic() + 120
 
-            def only_known_gaps() -> set[str]:
-                known = {w for w in pending if w.rsplit(" #", 1)[0] in GAUGE_SET_ONCE}
-                return known if known == set(pending) else set()
-
             while pending and time.monotonic() < deadline:
-                gaps_before = only_known_gaps()
                 for where, expr in list(pending.items()):
                     result = prometheus.query(expr)
                     if result and all(math.isfinite(float(r["value"][1])) for r in result):
                         del pending[where]
-                if gaps_before and only_known_gaps():
-                    break  # an expired gauge does not come back: no use waiting for it
                 if pending:
                     time.sleep(2)
-            if pending and only_known_gaps():
-                pytest.xfail(f"kiln_model_info expires in Ray 2.60 unless re-set: {pending}")
             assert not pending, f"no data from Prometheus for: {pending}"
     finally:
         stop.set()

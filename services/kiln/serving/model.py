@@ -74,11 +74,8 @@ class TaskModel:
         if config.canary_version is not None:
             canary = self._ensure_loaded(config.canary_version)
         keep = {primary} | ({canary} if canary is not None else set())
-        if self.metrics is not None:
-            for version in self.models:
-                self.metrics.set_serving(version, "primary", version == primary)
-                self.metrics.set_serving(version, "canary", version == canary)
         self.primary, self.canary = primary, canary
+        self.publish_serving()  # versions about to be dropped are published as 0 once
         self.canary_percent = config.canary_percent if canary is not None else 0.0
         for version in list(self.models):
             if version not in keep:
@@ -123,6 +120,16 @@ class TaskModel:
     def check_health(self) -> None:
         if not self.ready:
             raise NotReady(f"{self.task}: no model is loaded")
+        self.publish_serving()
+
+    def publish_serving(self) -> None:
+        """Set ``kiln_model_info`` for every loaded version. Ray 2.60 stops exporting a gauge
+        series that is not set again for a while, so Serve's periodic health check re-sets it."""
+        if self.metrics is None:
+            return
+        for version in self.models:
+            self.metrics.set_serving(version, "primary", version == self.primary)
+            self.metrics.set_serving(version, "canary", version == self.canary)
 
     def describe(self) -> dict[str, Any]:
         primary = self.models.get(self.primary) if self.primary is not None else None
