@@ -1,4 +1,4 @@
-"""Every `sh` and `python` block of docs/api.md (linked from the README) runs against a live
+"""Every `sh` and `python` block of docs/api.md and README.md runs against a live
 Serve application, so the documented commands cannot rot.
 
 The server holds the tiny real ONNX models of tests/unit/serving/tiny_models.py under the demo's
@@ -23,7 +23,13 @@ import pytest
 pytestmark = pytest.mark.ray
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "api.md"
-BLOCKS = re.findall(r"```(sh|python)\n(.*?)```", DOC.read_text(), flags=re.S)
+README = ROOT / "README.md"
+# Runnable blocks are the ones tagged sh or python; plain ``` blocks are shown, not run.
+BLOCKS = [
+    block
+    for page in (DOC, README)
+    for block in re.findall(r"```(sh|python)\n(.*?)```", page.read_text(), flags=re.S)
+]
 
 
 def _tiny_models():
