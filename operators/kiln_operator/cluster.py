@@ -13,6 +13,8 @@ GPU_RESOURCE = "nvidia.com/gpu"
 GPU_TOLERATIONS = [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}]
 HEAD_CPU = "1"
 HEAD_MEMORY = "2Gi"
+# The key of the Redis password in the Secret the chart names (values.yaml says so).
+REDIS_PASSWORD_KEY = "password"
 
 
 def resources(cpu: str, memory: str, gpus: float = 0) -> dict[str, Any]:
@@ -43,7 +45,7 @@ def container(
         "volumeMounts": [{"name": "ray-tmp", "mountPath": "/tmp"}],
     }
     if env:
-        spec["env"] = env
+        spec["env"] = [dict(item) for item in env]
     return spec
 
 
@@ -95,17 +97,31 @@ def worker_group(
 
 
 def cluster_spec(
-    ray_version: str, head: dict[str, Any], workers: dict[str, Any], autoscaling: bool
+    ray_version: str,
+    head: dict[str, Any],
+    workers: dict[str, Any],
+    autoscaling: bool,
+    auth_mode: str = "token",
 ) -> dict[str, Any]:
-    """A rayClusterSpec with Ray token authentication on: KubeRay (>= 1.5.1) generates a
-    per-cluster token Secret and sets RAY_AUTH_MODE/RAY_AUTH_TOKEN on every Ray container, so the
-    dashboard, job submission and GCS refuse unauthenticated callers."""
+    """A rayClusterSpec. With ``auth_mode`` "token" (the default), KubeRay (>= 1.5.1) generates
+    a per-cluster token Secret and sets RAY_AUTH_MODE/RAY_AUTH_TOKEN on every Ray container, so
+    the dashboard, job submission and GCS refuse unauthenticated callers."""
     spec: dict[str, Any] = {
         "rayVersion": ray_version,
-        "authOptions": {"mode": "token"},
+        "authOptions": {"mode": auth_mode},
         "headGroupSpec": head,
         "workerGroupSpecs": [workers],
     }
     if autoscaling:
         spec["enableInTreeAutoscaling"] = True
     return spec
+
+
+def gcs_fault_tolerance(redis_address: str, password_secret: str) -> dict[str, Any]:
+    """KubeRay's gcsFaultToleranceOptions: the head keeps GCS state in Redis, so a restarted head
+    finds its Serve applications again. The password is referenced, never copied."""
+    options: dict[str, Any] = {"redisAddress": redis_address}
+    if password_secret:
+        ref = {"name": password_secret, "key": REDIS_PASSWORD_KEY}
+        options["redisPassword"] = {"valueFrom": {"secretKeyRef": ref}}
+    return options

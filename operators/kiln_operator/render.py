@@ -91,6 +91,7 @@ def render_rayjob(
             cluster.head_group(labels, image, pull),
             workers,
             autoscaling=False,
+            auth_mode=settings.ray_auth_mode,
         ),
     }
     if spec.time_limit_seconds is not None:
@@ -143,7 +144,7 @@ def render_rayservice(
     labels = {**MANAGED_BY, DEPLOYMENT_LABEL: name, "kiln.dev/task": spec.task}
     image = spec.image or settings.image
     pull = settings.image_pull_policy
-    env = _auth_env(spec)
+    env = _auth_env(spec) + serve_env(settings)
     workers = cluster.worker_group(
         "serve",
         labels,
@@ -157,16 +158,19 @@ def render_rayservice(
         gpus=spec.gpus_per_replica,
         env=env,
     )
-    service_spec = {
-        "serveConfigV2": serve_config(spec),
-        "rayClusterConfig": cluster.cluster_spec(
-            settings.ray_version,
-            cluster.head_group(labels, image, pull, env=env),
-            workers,
-            # Serve autoscaling adds replicas; the Ray autoscaler adds worker pods for them.
-            autoscaling=spec.replicas.max > spec.replicas.min,
-        ),
-    }
+    ray_cluster = cluster.cluster_spec(
+        settings.ray_version,
+        cluster.head_group(labels, image, pull, env=env),
+        workers,
+        # Serve autoscaling adds replicas; the Ray autoscaler adds worker pods for them.
+        autoscaling=spec.replicas.max > spec.replicas.min,
+        auth_mode=settings.ray_auth_mode,
+    )
+    if settings.gcs_redis_address:
+        ray_cluster["gcsFaultToleranceOptions"] = cluster.gcs_fault_tolerance(
+            settings.gcs_redis_address, settings.gcs_redis_password_secret
+        )
+    service_spec = {"serveConfigV2": serve_config(spec), "rayClusterConfig": ray_cluster}
     return _object("RayService", name, namespace, labels, service_spec)
 
 
@@ -175,9 +179,20 @@ def service_url(name: str, namespace: str) -> str:
     return f"http://{name}-serve-svc.{namespace}.svc:{SERVE_PORT}"
 
 
-def _auth_env(spec: ModelDeploymentSpec) -> list[dict[str, Any]] | None:
+def serve_env(settings: OperatorSettings) -> list[dict[str, Any]]:
+    """Serve's proxy settings. Ray reads them when it starts the proxy, so they are set on the
+    containers (before ``ray start``), not in serveConfigV2, and on every node that runs one."""
+    env = []
+    if settings.serve_ha_proxy:
+        env.append({"name": "RAY_SERVE_ENABLE_HA_PROXY", "value": "1"})
+    if settings.serve_throughput_optimized:
+        env.append({"name": "RAY_SERVE_THROUGHPUT_OPTIMIZED", "value": "1"})
+    return env
+
+
+def _auth_env(spec: ModelDeploymentSpec) -> list[dict[str, Any]]:
     if spec.auth_secret_ref is None:
-        return None
+        return []
     ref = {"name": spec.auth_secret_ref.name, "key": spec.auth_secret_ref.key}
     return [{"name": AUTH_TOKEN_ENV, "valueFrom": {"secretKeyRef": ref}}]
 

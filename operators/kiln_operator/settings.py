@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from kiln.config import validate
 
@@ -25,6 +26,11 @@ _ENV = {
     "metrics_port": "KILN_OPERATOR_METRICS_PORT",
     "ttl_seconds_after_finished": "KILN_OPERATOR_JOB_TTL_SECONDS",
     "registry_lookup": "KILN_OPERATOR_REGISTRY_LOOKUP",
+    "ray_auth_mode": "KILN_OPERATOR_RAY_AUTH_MODE",
+    "serve_ha_proxy": "KILN_OPERATOR_SERVE_HA_PROXY",
+    "serve_throughput_optimized": "KILN_OPERATOR_SERVE_THROUGHPUT_OPTIMIZED",
+    "gcs_redis_address": "KILN_OPERATOR_GCS_REDIS_ADDRESS",
+    "gcs_redis_password_secret": "KILN_OPERATOR_GCS_REDIS_PASSWORD_SECRET",
 }
 
 
@@ -42,6 +48,27 @@ class OperatorSettings(BaseModel):
     ttl_seconds_after_finished: int = Field(default=600, ge=0)
     # Whether to read the registry for the version a finished TrainingJob registered.
     registry_lookup: bool = True
+    # Ray token authentication of every cluster Kiln creates (KubeRay's authOptions.mode): with
+    # "token", KubeRay generates a per-cluster token Secret and sets it on every Ray container.
+    ray_auth_mode: Literal["token", "disabled"] = "token"
+    # Serve's HAProxy proxy and throughput-optimized mode on RayService pods: together the
+    # largest throughput gain measured for Kiln's serving (SERVE-PERF.md).
+    serve_ha_proxy: bool = True
+    serve_throughput_optimized: bool = True
+    # host:port of a Redis that keeps a RayService's GCS state across a head restart; empty
+    # (the default) leaves GCS fault tolerance off.
+    gcs_redis_address: str = ""
+    # Name of a Secret whose key "password" holds the Redis password; empty for none.
+    gcs_redis_password_secret: str = ""
+
+    @model_validator(mode="after")
+    def _password_needs_an_address(self) -> OperatorSettings:
+        if self.gcs_redis_password_secret and not self.gcs_redis_address:
+            raise ValueError(
+                "gcs_redis_password_secret is set but gcs_redis_address is empty: "
+                "give the Redis address (host:port) the password is for"
+            )
+        return self
 
 
 def from_env(environ: Mapping[str, str] | None = None) -> OperatorSettings:

@@ -17,6 +17,18 @@ from kiln_operator.settings import OperatorSettings
 from kiln_operator.spec import parse_model_deployment, parse_training_job
 
 SETTINGS = OperatorSettings(image="registry.example/kiln-ray:1.2.3")
+# The chart's Ray defaults (values.yaml "ray:"), each way round: auth off, Serve's proxy settings
+# off, GCS fault tolerance with and without a password.
+SETTINGS_CASES = {
+    "defaults": SETTINGS,
+    "no-auth-no-serve-env": OperatorSettings(
+        ray_auth_mode="disabled", serve_ha_proxy=False, serve_throughput_optimized=False
+    ),
+    "gcs-ft": OperatorSettings(gcs_redis_address="redis.ml.svc:6379"),
+    "gcs-ft-password": OperatorSettings(
+        gcs_redis_address="redis.ml.svc:6379", gcs_redis_password_secret="redis-auth"
+    ),
+}
 K8S_VERSIONS = ("1.25", "1.33")
 
 
@@ -50,16 +62,72 @@ DEPLOYMENT_CASES = [
 ]
 
 
+@pytest.mark.parametrize("settings", SETTINGS_CASES.values(), ids=SETTINGS_CASES.keys())
 @pytest.mark.parametrize("case", TRAINING_CASES, ids=lambda c: f"{c['model']}-{c['gpusPerWorker']}")
-def test_every_rendered_rayjob_satisfies_kuberays_schema(case, kuberay_validator):
-    job = render.render_rayjob("run-1", "ml", training(**case), SETTINGS)
+def test_every_rendered_rayjob_satisfies_kuberays_schema(case, settings, kuberay_validator):
+    job = render.render_rayjob("run-1", "ml", training(**case), settings)
     kuberay_validator("rayjobs").validate(job)
 
 
+@pytest.mark.parametrize("settings", SETTINGS_CASES.values(), ids=SETTINGS_CASES.keys())
 @pytest.mark.parametrize("case", DEPLOYMENT_CASES)
-def test_every_rendered_rayservice_satisfies_kuberays_schema(case, kuberay_validator):
-    service = render.render_rayservice("serve-1", "ml", deployment(**case), SETTINGS)
+def test_every_rendered_rayservice_satisfies_kuberays_schema(case, settings, kuberay_validator):
+    service = render.render_rayservice("serve-1", "ml", deployment(**case), settings)
     kuberay_validator("rayservices").validate(service)
+
+
+def _containers(cluster):
+    groups = [cluster["headGroupSpec"], *cluster["workerGroupSpecs"]]
+    return [g["template"]["spec"]["containers"][0] for g in groups]
+
+
+def _env(container):
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
+
+
+def test_the_ray_auth_mode_setting_reaches_rayjobs_and_rayservices():
+    for mode in ("token", "disabled"):
+        settings = OperatorSettings(ray_auth_mode=mode)
+        job = render.render_rayjob("r", "ml", training(), settings)["spec"]
+        service = render.render_rayservice("s", "ml", deployment(), settings)["spec"]
+        assert job["rayClusterSpec"]["authOptions"] == {"mode": mode}
+        assert service["rayClusterConfig"]["authOptions"] == {"mode": mode}
+
+
+def test_serve_proxy_settings_are_env_on_every_rayservice_container_and_not_on_rayjobs():
+    on = render.render_rayservice("s", "ml", deployment(authSecretRef={"name": "t"}), SETTINGS)
+    for container in _containers(on["spec"]["rayClusterConfig"]):
+        env = _env(container)
+        assert env["RAY_SERVE_ENABLE_HA_PROXY"] == "1"
+        assert env["RAY_SERVE_THROUGHPUT_OPTIMIZED"] == "1"
+        assert env["KILN_AUTH_TOKEN"] == {"secretKeyRef": {"name": "t", "key": "token"}}
+    only_haproxy = OperatorSettings(serve_throughput_optimized=False)
+    service = render.render_rayservice("s", "ml", deployment(), only_haproxy)
+    for container in _containers(service["spec"]["rayClusterConfig"]):
+        assert _env(container) == {"RAY_SERVE_ENABLE_HA_PROXY": "1"}
+    off = OperatorSettings(serve_ha_proxy=False, serve_throughput_optimized=False)
+    service = render.render_rayservice("s", "ml", deployment(), off)
+    assert all("env" not in c for c in _containers(service["spec"]["rayClusterConfig"]))
+    job = render.render_rayjob("r", "ml", training(), SETTINGS)
+    assert all("env" not in c for c in _containers(job["spec"]["rayClusterSpec"]))
+
+
+def test_gcs_fault_tolerance_is_rendered_only_with_a_redis_address():
+    plain = render.render_rayservice("s", "ml", deployment(), SETTINGS)["spec"]
+    assert "gcsFaultToleranceOptions" not in plain["rayClusterConfig"]
+    ft = render.render_rayservice("s", "ml", deployment(), SETTINGS_CASES["gcs-ft"])["spec"]
+    assert ft["rayClusterConfig"]["gcsFaultToleranceOptions"] == {
+        "redisAddress": "redis.ml.svc:6379"
+    }
+    settings = SETTINGS_CASES["gcs-ft-password"]
+    ft = render.render_rayservice("s", "ml", deployment(), settings)["spec"]
+    assert ft["rayClusterConfig"]["gcsFaultToleranceOptions"] == {
+        "redisAddress": "redis.ml.svc:6379",
+        "redisPassword": {"valueFrom": {"secretKeyRef": {"name": "redis-auth", "key": "password"}}},
+    }
+    # A RayJob's cluster is short-lived; KubeRay's GCS fault tolerance is for RayServices.
+    job = render.render_rayjob("r", "ml", training(), settings)["spec"]
+    assert "gcsFaultToleranceOptions" not in job["rayClusterSpec"]
 
 
 def test_schema_check_catches_a_misspelt_field(kuberay_validator):
@@ -164,8 +232,8 @@ def test_serve_config_names_build_app_with_the_agreed_args():
         "auth_token_env": "KILN_AUTH_TOKEN",
     }  # fmt: skip
     env = service["rayClusterConfig"]["headGroupSpec"]["template"]["spec"]["containers"][0]["env"]
-    assert env == [{"name": "KILN_AUTH_TOKEN",
-                    "valueFrom": {"secretKeyRef": {"name": "kiln-auth", "key": "t"}}}]  # fmt: skip
+    assert env[0] == {"name": "KILN_AUTH_TOKEN",
+                      "valueFrom": {"secretKeyRef": {"name": "kiln-auth", "key": "t"}}}  # fmt: skip
     assert service["rayClusterConfig"]["enableInTreeAutoscaling"] is True
 
 

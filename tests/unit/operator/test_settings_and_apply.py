@@ -17,6 +17,41 @@ def test_settings_default_without_environment_and_read_kiln_operator_variables()
     assert (settings.image, settings.metrics_port) == ("me/ray:2", 0)
 
 
+def test_the_charts_ray_defaults_are_read():
+    # The chart's ConfigMap spells booleans "1"/"0" (templates/configmap.yaml).
+    settings = from_env(
+        {
+            "KILN_OPERATOR_RAY_AUTH_MODE": "disabled",
+            "KILN_OPERATOR_SERVE_HA_PROXY": "0",
+            "KILN_OPERATOR_SERVE_THROUGHPUT_OPTIMIZED": "1",
+            "KILN_OPERATOR_GCS_REDIS_ADDRESS": "redis:6379",
+            "KILN_OPERATOR_GCS_REDIS_PASSWORD_SECRET": "redis-auth",
+        }
+    )
+    assert settings.ray_auth_mode == "disabled"
+    assert (settings.serve_ha_proxy, settings.serve_throughput_optimized) == (False, True)
+    assert (settings.gcs_redis_address, settings.gcs_redis_password_secret) == (
+        "redis:6379",
+        "redis-auth",
+    )
+    # Empty values (the chart's defaults for Redis) leave GCS fault tolerance off.
+    empty = {"KILN_OPERATOR_GCS_REDIS_ADDRESS": "", "KILN_OPERATOR_GCS_REDIS_PASSWORD_SECRET": ""}
+    assert from_env(empty).gcs_redis_address == ""
+
+
+@pytest.mark.parametrize(
+    "environ, problem",
+    [
+        ({"KILN_OPERATOR_RAY_AUTH_MODE": "kerberos"}, "ray_auth_mode"),
+        ({"KILN_OPERATOR_SERVE_HA_PROXY": "maybe"}, "serve_ha_proxy"),
+        ({"KILN_OPERATOR_GCS_REDIS_PASSWORD_SECRET": "redis-auth"}, "gcs_redis_address is empty"),
+    ],
+)
+def test_a_bad_ray_default_is_a_clear_error(environ, problem):
+    with pytest.raises(ConfigError, match=problem):
+        from_env(environ)
+
+
 def test_a_bad_setting_names_the_variable():
     with pytest.raises(ConfigError, match="metrics_port"):
         from_env({"KILN_OPERATOR_METRICS_PORT": "http"})
