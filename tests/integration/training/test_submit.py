@@ -66,7 +66,7 @@ def stop_tree(process: subprocess.Popen) -> None:
     tree = descendants(process.pid)
     signal_all(tree, signal.SIGTERM)
     process.terminate()
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 10
     while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in tree):
         time.sleep(0.5)
     signal_all([pid for pid in tree if Path(f"/proc/{pid}").exists()], signal.SIGKILL)
