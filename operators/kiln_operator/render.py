@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from kiln.serving.config import ServeArgs, deployment_overrides
 from kiln_operator import cluster
 from kiln_operator.settings import OperatorSettings
 from kiln_operator.spec import ModelDeploymentSpec, TrainingJobSpec
@@ -100,31 +101,42 @@ def render_rayjob(
 
 
 def serve_args(spec: ModelDeploymentSpec) -> dict[str, Any]:
-    """The arguments ``kiln.serving.app:build_app`` receives (docs/INTERFACES.md, Serving)."""
+    """The arguments ``kiln.serving.app:build_app`` receives (docs/INTERFACES.md, Serving).
+
+    Only what never changes for a ModelDeployment short of a new cluster: Serve hashes ``args``
+    into the application's code version and restarts every replica when they change. Versions,
+    the canary and batching live in the deployment's ``user_config`` instead
+    (``deployment_overrides``), so that build_app's own defaults for them are overridden."""
     return {
         "registry": spec.registry,
-        "models": {
-            spec.task: {
-                "name": spec.model_name,
-                "version": spec.version,
-                "canary_version": spec.canary.version if spec.canary else None,
-                "canary_percent": spec.canary.percent if spec.canary else 0,
-            }
-        },
-        "batching": {
-            "max_batch_size": spec.batching.max_batch_size,
-            "batch_wait_timeout_s": spec.batching.batch_wait_timeout_s,
-        },
+        "models": {spec.task: {"name": spec.model_name}},
         "autoscaling": {"min_replicas": spec.replicas.min, "max_replicas": spec.replicas.max},
         "gpus_per_replica": spec.gpus_per_replica,
         "auth_token_env": AUTH_TOKEN_ENV if spec.auth_secret_ref else None,
     }
 
 
+def runtime_args(spec: ModelDeploymentSpec) -> ServeArgs:
+    """The whole serving picture of a spec, versions and batching included: what
+    ``deployment_overrides`` turns into the run-time settings of the task's deployment."""
+    args = serve_args(spec)
+    args["models"][spec.task].update(
+        version=spec.version,
+        canary_version=spec.canary.version if spec.canary else None,
+        canary_percent=spec.canary.percent if spec.canary else 0,
+    )
+    args["batching"] = {
+        "max_batch_size": spec.batching.max_batch_size,
+        "batch_wait_timeout_s": spec.batching.batch_wait_timeout_s,
+    }
+    return ServeArgs.model_validate(args)
+
+
 def serve_config(spec: ModelDeploymentSpec) -> str:
     """``serveConfigV2``: a YAML string (KubeRay's type) with Kiln's one Serve application.
-    Changing a version, the canary or batching changes only this string, which KubeRay applies
-    to the running cluster as a Serve config update instead of building a new cluster."""
+    Changing a version, the canary or batching changes only its ``deployments`` entry, which
+    KubeRay applies to the running cluster as a Serve config update and Serve hands to the
+    running replicas' ``reconfigure``: no new cluster and no replica restart."""
     config = {
         "applications": [
             {
@@ -132,6 +144,7 @@ def serve_config(spec: ModelDeploymentSpec) -> str:
                 "import_path": APP_IMPORT_PATH,
                 "route_prefix": "/",
                 "args": serve_args(spec),
+                "deployments": deployment_overrides(runtime_args(spec)),
             }
         ]
     }

@@ -9,6 +9,7 @@ import json
 import urllib.request
 
 import pytest
+import yaml
 from kubernetes.client.exceptions import ApiException
 
 from kiln_operator import render
@@ -182,7 +183,17 @@ def test_a_version_change_patches_the_rayservice_instead_of_recreating_it(
     assert after["metadata"]["uid"] == before["metadata"]["uid"]
     assert after["metadata"]["resourceVersion"] != before["metadata"]["resourceVersion"]
     assert after["spec"]["rayClusterConfig"] == before["spec"]["rayClusterConfig"]
-    assert "version: 2" in after["spec"]["serveConfigV2"]
+    # Serve restarts replicas when an application's args change; only user_config may move.
+    (old,) = yaml.safe_load(before["spec"]["serveConfigV2"])["applications"]
+    (new,) = yaml.safe_load(after["spec"]["serveConfigV2"])["applications"]
+    assert new["args"] == old["args"]
+    assert old["deployments"][0]["user_config"]["version"] == 1
+    assert new["deployments"][0]["user_config"] == {
+        **old["deployments"][0]["user_config"],
+        "version": 2,
+        "canary_version": 3,
+        "canary_percent": 20.0,
+    }
 
 
 def test_deleting_the_owner_garbage_collects_the_child(kube, operator, namespace):

@@ -18,7 +18,7 @@ from ray.serve import Application
 from kiln.config import validate
 from kiln.errors import ConfigError, KilnError
 from kiln.registry import RegistryStore
-from kiln.serving.config import RuntimeConfig, ServeArgs
+from kiln.serving.config import RuntimeConfig, ServeArgs, replica_options
 from kiln.serving.deployments import KilnIngress, TaskDeployment, TaskIngress
 
 INGRESS_NAME = "ingress"
@@ -44,10 +44,9 @@ def check_registry(args: ServeArgs) -> None:
 
 def deployment_options(args: ServeArgs, task: str) -> dict[str, Any]:
     runtime = RuntimeConfig.from_args(args, task)
-    options: dict[str, Any] = {
+    return {
         "name": task,
-        # Serve's default of 5 ongoing requests would silently cap every batch at 5.
-        "max_ongoing_requests": max(64, 4 * args.batching.max_batch_size),
+        **replica_options(args),
         "user_config": runtime.model_dump(mode="json"),
         "ray_actor_options": {
             "num_cpus": args.cpus_per_replica,
@@ -56,16 +55,6 @@ def deployment_options(args: ServeArgs, task: str) -> dict[str, Any]:
         "health_check_period_s": 10,
         "graceful_shutdown_timeout_s": 5,
     }
-    scaling = args.autoscaling
-    if scaling.min_replicas == scaling.max_replicas:
-        options["num_replicas"] = scaling.min_replicas
-    else:
-        options["autoscaling_config"] = {
-            "min_replicas": scaling.min_replicas,
-            "max_replicas": scaling.max_replicas,
-            "target_ongoing_requests": args.batching.max_batch_size,
-        }
-    return options
 
 
 def build_app(args: dict[str, Any] | ServeArgs) -> Application:

@@ -1,7 +1,7 @@
 """The typed arguments of the Serve application (what `build_app` and a RayService's
 ``serveConfigV2`` pass), and the part of them that may change at run time (``user_config``).
 
-The shape follows the operator's rendering exactly::
+The shape::
 
     {"registry": R,
      "models": {TASK: {"name": N, "version": V | "latest", "canary_version": C | null,
@@ -10,6 +10,9 @@ The shape follows the operator's rendering exactly::
      "autoscaling": {"min_replicas": .., "max_replicas": ..},
      "gpus_per_replica": .., "auth_token_env": "KILN_AUTH_TOKEN"}
 
+The operator renders only the stable part as ``args`` (registry, model name, autoscaling, GPUs,
+auth) and the version, canary and batching as ``deployment_overrides`` of the full picture, so
+that changing them never changes ``args`` (which would restart every replica).
 Everything after that is optional and Kiln's own (thread counts, body limit, token file).
 """
 
@@ -101,15 +104,41 @@ class RuntimeConfig(_Strict):
         )
 
 
+def replica_options(args: ServeArgs) -> dict[str, object]:
+    """The Serve options that follow batching and scaling: set in code by ``build_app`` and
+    repeated in ``deployment_overrides``, where batching may have moved on from ``args``. All of
+    them are updated on running replicas, without a restart."""
+    options: dict[str, object] = {
+        # Serve's default of 5 ongoing requests would silently cap every batch at 5.
+        "max_ongoing_requests": max(64, 4 * args.batching.max_batch_size),
+    }
+    scaling = args.autoscaling
+    if scaling.min_replicas == scaling.max_replicas:
+        options["num_replicas"] = scaling.min_replicas
+    else:
+        options["autoscaling_config"] = {
+            "min_replicas": scaling.min_replicas,
+            "max_replicas": scaling.max_replicas,
+            "target_ongoing_requests": args.batching.max_batch_size,
+        }
+    return options
+
+
 def deployment_overrides(args: ServeArgs) -> list[dict[str, object]]:
     """The ``deployments`` entries of a Serve config that carry the run-time settings.
 
     Serve hashes an application's ``args`` into its code version, so changing them restarts every
     replica. Changing a deployment's ``user_config`` in the config instead reaches the running
     replicas through ``reconfigure`` (canary moves, promotion, rollback, batching). Put these
-    next to ``import_path``/``args`` and edit only them afterwards.
+    next to ``import_path``/``args`` and edit only them afterwards. ``args`` here is the full
+    picture (versions and batching included); the application's own ``args`` may leave those
+    out, since these entries override what ``build_app`` derives from them.
     """
     return [
-        {"name": task, "user_config": RuntimeConfig.from_args(args, task).model_dump(mode="json")}
+        {
+            "name": task,
+            **replica_options(args),
+            "user_config": RuntimeConfig.from_args(args, task).model_dump(mode="json"),
+        }
         for task in args.models
     ]

@@ -222,33 +222,73 @@ def test_serve_config_names_build_app_with_the_agreed_args():
     service = render.render_rayservice("pets", "ml", spec, SETTINGS)["spec"]
     (app,) = yaml.safe_load(service["serveConfigV2"])["applications"]
     assert app["import_path"] == "kiln.serving.app:build_app"
+    # args: only what never changes; versions, canary and batching are not in them.
     assert app["args"] == {
         "registry": "s3://reg",
-        "models": {"classification": {"name": "pets-xception", "version": 3,
-                                      "canary_version": 5, "canary_percent": 20}},
-        "batching": {"max_batch_size": 32, "batch_wait_timeout_s": 0.02},
+        "models": {"classification": {"name": "pets-xception"}},
         "autoscaling": {"min_replicas": 1, "max_replicas": 3},
         "gpus_per_replica": 1.0,
         "auth_token_env": "KILN_AUTH_TOKEN",
-    }  # fmt: skip
+    }
+    assert app["deployments"] == [
+        {
+            "name": "classification",
+            "max_ongoing_requests": 128,
+            "autoscaling_config": {"min_replicas": 1, "max_replicas": 3,
+                                   "target_ongoing_requests": 32},
+            "user_config": {"version": 3, "canary_version": 5, "canary_percent": 20.0,
+                            "max_batch_size": 32, "batch_wait_timeout_s": 0.02},
+        }
+    ]  # fmt: skip
     env = service["rayClusterConfig"]["headGroupSpec"]["template"]["spec"]["containers"][0]["env"]
     assert env[0] == {"name": "KILN_AUTH_TOKEN",
                       "valueFrom": {"secretKeyRef": {"name": "kiln-auth", "key": "t"}}}  # fmt: skip
     assert service["rayClusterConfig"]["enableInTreeAutoscaling"] is True
 
 
-def test_a_version_change_changes_only_the_serve_config():
+def _app(service):
+    (app,) = yaml.safe_load(service["spec"]["serveConfigV2"])["applications"]
+    return app
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"version": 2},
+        {"version": 1, "canary": {"version": 2, "percent": 10}},
+        {"version": 1, "batching": {"maxBatchSize": 64, "batchWaitTimeoutS": 0.05}},
+        {"version": "latest"},
+    ],
+    ids=["version", "canary", "batching", "latest"],
+)
+def test_run_time_changes_touch_only_user_config_never_args_or_the_cluster(change):
+    # Serve restarts every replica when args change; user_config reaches reconfigure() instead.
     before = render.render_rayservice("pets", "ml", deployment(version=1), SETTINGS)
-    after = render.render_rayservice("pets", "ml", deployment(version=2), SETTINGS)
-    assert before["spec"]["serveConfigV2"] != after["spec"]["serveConfigV2"]
+    after = render.render_rayservice("pets", "ml", deployment(**change), SETTINGS)
+    assert _app(before)["args"] == _app(after)["args"]
+    (old,), (new,) = _app(before)["deployments"], _app(after)["deployments"]
+    assert old["name"] == new["name"] == "classification"
+    assert old["user_config"] != new["user_config"]
     assert before["spec"]["rayClusterConfig"] == after["spec"]["rayClusterConfig"]
 
 
-def test_serve_args_are_accepted_by_the_serving_apps_own_model():
+def test_user_config_carries_the_specs_version_canary_and_batching():
+    spec = deployment(version=2, canary={"version": 3, "percent": 10},
+                      batching={"maxBatchSize": 4, "batchWaitTimeoutS": 0.0})  # fmt: skip
+    (entry,) = _app(render.render_rayservice("pets", "ml", spec, SETTINGS))["deployments"]
+    assert entry["user_config"] == {"version": 2, "canary_version": 3, "canary_percent": 10.0,
+                                    "max_batch_size": 4, "batch_wait_timeout_s": 0.0}  # fmt: skip
+    assert (entry["num_replicas"], entry["max_ongoing_requests"]) == (1, 64)
+
+
+def test_serve_config_is_accepted_by_the_serving_apps_own_models():
     serving_config = pytest.importorskip("kiln.serving.config")
     spec = deployment(version=2, canary={"version": 3, "percent": 10})
-    args = serving_config.ServeArgs.model_validate(render.serve_args(spec))
-    assert args.models["classification"].canary_version == 3
+    app = _app(render.render_rayservice("pets", "ml", spec, SETTINGS))
+    args = serving_config.ServeArgs.model_validate(app["args"])
+    assert args.models["classification"].name == "pets-xception"
+    runtime = serving_config.RuntimeConfig.model_validate(app["deployments"][0]["user_config"])
+    assert (runtime.version, runtime.canary_version) == (2, 3)
 
 
 def test_render_is_pure():
