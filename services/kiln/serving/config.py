@@ -10,10 +10,10 @@ The shape::
      "autoscaling": {"min_replicas": .., "max_replicas": ..},
      "gpus_per_replica": .., "auth_token_env": "KILN_AUTH_TOKEN"}
 
+Everything after that is optional and Kiln's own (thread counts, body limit, token file).
 The operator renders only the stable part as ``args`` (registry, model name, autoscaling, GPUs,
 auth) and the version, canary and batching as ``deployment_overrides`` of the full picture, so
 that changing them never changes ``args`` (which would restart every replica).
-Everything after that is optional and Kiln's own (thread counts, body limit, token file).
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ restarts. KubeRay itself cannot run here (no kubelet); the Serve controller it t
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 import yaml
@@ -13,7 +15,7 @@ import yaml
 from kiln_operator import render
 from kiln_operator.spec import parse_model_deployment
 
-from .conftest import apply
+from .conftest import APP, apply
 
 pytestmark = pytest.mark.ray
 
@@ -56,3 +58,22 @@ def test_a_version_change_is_served_by_the_same_replica(serve_instance, registry
     # tiny version 2 swaps the classes, so the label proves which model answered.
     assert {served(serve_instance, tiny) for _ in range(5)} == {("2", "dog")}
     assert started_at(serve_instance) == before, "the replica restarted instead of reconfiguring"
+
+
+def test_a_pinned_version_the_registry_lacks_fails_the_deployment_with_its_message(
+    serve_instance, registry
+):
+    # build_app checks only what args name; a version named in user_config alone is checked
+    # when the replica loads it, and Serve reports the registry's message.
+    from ray import serve
+    from ray.serve.context import _get_global_client
+
+    _, schema = rendered(registry, version=9)
+    _get_global_client().deploy_apps(schema, _blocking=False)
+    deadline = time.monotonic() + 240
+    status = serve.status().applications[APP]
+    while status.status != "DEPLOY_FAILED" and time.monotonic() < deadline:
+        time.sleep(1)
+        status = serve.status().applications[APP]
+    assert status.status == "DEPLOY_FAILED", status
+    assert "no version 9" in str(status.deployments), status.deployments
