@@ -8,17 +8,27 @@ dashboards use the scraped names. Labels are few and bounded: task, model and ru
 from __future__ import annotations
 
 import math
+import threading
 
 from ray.util import metrics
 
 TAG_KEYS = ("task", "model", "run")
+# Ray 2.60's metrics agent stops exporting a gauge series that has not been set for about 20 s,
+# even while its process lives. An epoch often takes longer, so the last values are set again
+# on this period: the dashboards keep their lines and the stalled-training alert (which needs
+# the series present while the epoch count stands still) can fire.
+REFRESH_SECONDS = 10.0
 
 
 class TrainingMetrics:
-    """The gauges and counter of one run, set by rank 0 once per epoch."""
+    """The gauges and counter of one run, set by rank 0 once per epoch and kept alive between
+    epochs by a daemon thread until ``close()``."""
 
     def __init__(self, task: str, model: str, run: str) -> None:
         tags = {"task": task, "model": model, "run": run}
+        self._last: dict[metrics.Gauge, float] = {}
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
 
         def gauge(name: str, description: str) -> metrics.Gauge:
             instrument = metrics.Gauge(name, description=description, tag_keys=TAG_KEYS)
@@ -39,6 +49,10 @@ class TrainingMetrics:
             tag_keys=TAG_KEYS,
         )
         self.restarts.set_default_tags(tags)
+        self._refresher = threading.Thread(
+            target=self._refresh, name="kiln-training-metrics", daemon=True
+        )
+        self._refresher.start()
 
     def record_epoch(
         self,
@@ -50,13 +64,29 @@ class TrainingMetrics:
         samples_per_second: float,
         workers: int,
     ) -> None:
-        self.epoch.set(epoch)
-        self.loss.set(loss)
+        self._set(self.epoch, epoch)
+        self._set(self.loss, loss)
         if val_loss is not None and math.isfinite(val_loss):
-            self.val_loss.set(val_loss)
-        self.epoch_seconds.set(seconds)
-        self.samples_per_second.set(samples_per_second)
-        self.workers.set(workers)
+            self._set(self.val_loss, val_loss)
+        self._set(self.epoch_seconds, seconds)
+        self._set(self.samples_per_second, samples_per_second)
+        self._set(self.workers, workers)
 
     def record_restart(self) -> None:
         self.restarts.inc()
+
+    def close(self) -> None:
+        """Stop re-setting the gauges: a finished run's series then expire on their own."""
+        self._closed.set()
+
+    def _set(self, gauge: metrics.Gauge, value: float) -> None:
+        with self._lock:
+            self._last[gauge] = value
+        gauge.set(value)
+
+    def _refresh(self) -> None:
+        while not self._closed.wait(REFRESH_SECONDS):
+            with self._lock:
+                last = list(self._last.items())
+            for gauge, value in last:
+                gauge.set(value)

@@ -143,4 +143,6 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
                 verbose=0,
             )
     finally:
+        if metrics is not None:
+            metrics.close()
         remove_scratch(scratch)

@@ -54,5 +54,14 @@ def test_rank_zero_metrics_are_exported_with_bounded_labels(ray_local):
         for name, value in wanted.items():
             assert found.get(name) == value, (name, found)
         assert found.get("ray_kiln_training_restarts_total") == 1.0, found
+
+        # An epoch can outlast Ray's ~20 s gauge expiry: the run keeps its series alive.
+        time.sleep(35)
+        still = [
+            line
+            for line in scrape(port).splitlines()
+            if line.startswith("ray_kiln_training_epoch{") and 'run="metrics-test"' in line
+        ]
+        assert still and float(still[0].rsplit(" ", 1)[1]) == 3.0, still
     finally:
         ray.kill(actor)
