@@ -275,6 +275,8 @@ def main() -> None:
         model = build_model(name, info)
         data = convert(model, info)
         rows += compare(name, model, info, data)
+        for row in rows[-2:]:
+            print("  measured:", " | ".join(row), flush=True)  # the full table prints at the end
         shape = [LARGE_BATCH, *info.input_shape]
         figures = memory(data, shape)
         memory_rows.append(
@@ -298,6 +300,9 @@ def main() -> None:
             "onnxruntime",
             "tf.fn/ort",
             "predict/ort",
+            "tf.fn cpu",
+            "ort cpu",
+            "cpu ratio",
         ],
         rows,
     )
