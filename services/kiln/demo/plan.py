@@ -26,6 +26,7 @@ class TaskPlan(BaseModel):
     epochs: int
     batch_size: int = 16
     steps_per_epoch: int | None = None
+    early_stopping_patience: int = 5
 
 
 def _plans(scale: Literal["quick", "tiny"]) -> list[TaskPlan]:
@@ -34,24 +35,31 @@ def _plans(scale: Literal["quick", "tiny"]) -> list[TaskPlan]:
         TaskPlan(
             task="segmentation",
             kind="segmentation",
-            size=16 if tiny else 48,
+            size=16 if tiny else 120,
             model="segmentation_convnet",
-            model_options={"filters": [8, 8, 16, 16] if tiny else [16, 16, 32, 32, 64, 64]},
-            data_options={"image_size": [32, 32] if tiny else [64, 64]},
-            epochs=1 if tiny else 6,
-            batch_size=8,
+            model_options={"filters": [8, 8, 16, 16] if tiny else [16, 16, 32, 32]},
+            data_options={"image_size": [32, 32]},
+            # The model sits at the background share (~0.79 of pixels) for ~40 steps before it
+            # finds the shapes: 16 epochs of 9 steps leave room, and patience outlasts it.
+            epochs=1 if tiny else 16,
+            batch_size=4 if not tiny else 8,
+            early_stopping_patience=8,
         ),
         TaskPlan(
             task="classification",
             kind="classification",
-            size=24 if tiny else 96,
+            size=24 if tiny else 200,
             model="mini_xception",
             model_options={
                 "stem_filters": 8 if tiny else 16,
                 "block_sizes": [8, 16] if tiny else [16, 32, 64],
+                # A short run needs faster-moving BatchNorm statistics, or inference-mode
+                # validation sits at chance while training accuracy climbs (measured: test
+                # accuracy 0.50 at 0.99, 1.00 at 0.8, same data and budget).
+                "batchnorm_momentum": 0.8,
             },
-            data_options={"image_size": [32, 32] if tiny else [64, 64]},
-            epochs=1 if tiny else 6,
+            data_options={"image_size": [32, 32]},
+            epochs=1 if tiny else 12,
             batch_size=8,
         ),
         TaskPlan(

@@ -100,6 +100,7 @@ def _train_and_export(
     from kiln.data.info import LoadOptions
     from kiln.export import export_run
     from kiln.training import TrainConfig, train
+    from kiln.training.config import EarlyStoppingConfig
 
     runs: dict[str, Path] = {}
     manifests: dict[str, Manifest] = {}
@@ -121,6 +122,7 @@ def _train_and_export(
                 batch_size=plan.batch_size,
                 workers=config.workers,
                 steps_per_epoch=plan.steps_per_epoch,
+                early_stopping=EarlyStoppingConfig(patience=plan.early_stopping_patience),
                 seed=config.seed,
                 out=str(out / "runs"),
                 run_id=f"{plan.task}-{plan.model}",
