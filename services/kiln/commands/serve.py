@@ -99,10 +99,15 @@ def serve(
             },
             "serve flags",
         )
-    with console.status(f"starting Ray Serve with {', '.join(args.models)} …"):
-        server = launch.start(args, host=host, port=port, address=ray_address(address), fast=fast)
     stop = threading.Event()
+    server = None
     try:
+        # Inside the try: the app answers HTTP before start() returns, so a Ctrl-C may land
+        # while it is still finishing; it must stop cleanly then too.
+        with console.status(f"starting Ray Serve with {', '.join(args.models)} …"):
+            server = launch.start(
+                args, host=host, port=port, address=ray_address(address), fast=fast
+            )
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         for task, choice in args.models.items():
             console.print(
@@ -119,6 +124,7 @@ def serve(
         # A terminal's Ctrl-C reaches Ray's own processes too; a second one must not abort the
         # shutdown half-way and leave Ray running.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        with console.status("stopping …"):
-            server.stop()
+        if server is not None:
+            with console.status("stopping …"):
+                server.stop()
         console.print("stopped")
