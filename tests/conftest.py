@@ -41,3 +41,34 @@ def ray_local():
         )
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture
+def registered():
+    """``registered(registry, name, run_id)`` → the version a fake ``kiln export`` of run
+    ``run_id`` got in a real (local) registry store; the model bytes are not a real ONNX file
+    (the operator only reads manifests)."""
+
+    def register(registry: str, name: str, run_id: str) -> int:
+        from kiln.registry import Manifest, RegistryStore, TensorSpec, TimeseriesPreprocessing
+
+        manifest = Manifest(
+            name=name,
+            task="forecasting",
+            architecture="lstm",
+            inputs=[TensorSpec(name="input", dtype="float32", shape=[-1, 120, 14])],
+            outputs=[TensorSpec(name="output", dtype="float32", shape=[-1, 1])],
+            preprocessing=TimeseriesPreprocessing(
+                columns=["T (degC)"],
+                mean=[9.0],
+                std=[8.0],
+                sequence_length=120,
+                sampling_rate=6,
+                target_column="T (degC)",
+                horizon_hours=24,
+            ),  # fmt: skip
+            source_run=run_id,
+        )
+        return RegistryStore(registry).register(manifest, b"not-onnx-" + run_id.encode()).version
+
+    return register

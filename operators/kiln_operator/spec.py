@@ -104,8 +104,8 @@ class Replicas(_Spec):
 
 
 class Batching(_Spec):
-    max_batch_size: int = Field(default=16, ge=1, le=1024)
-    batch_wait_timeout_s: float = Field(default=0.01, ge=0, le=10)
+    max_batch_size: int = Field(default=16, ge=1, le=256)  # what kiln.serving accepts
+    batch_wait_timeout_s: float = Field(default=0.0, ge=0, le=1)
 
 
 class SecretRef(_Spec):

@@ -299,33 +299,3 @@ def _answers(url: str) -> bool:
             return bool(response.status == 200)
     except OSError:
         return False
-
-
-@pytest.fixture
-def registered() -> Callable[[str, str, str], int]:
-    """``registered(registry, name, run_id)`` → the version a fake ``kiln export`` of run
-    ``run_id`` got in a real (local) registry store; the model bytes are not a real ONNX file."""
-
-    def register(registry: str, name: str, run_id: str) -> int:
-        from kiln.registry import Manifest, RegistryStore, TensorSpec, TimeseriesPreprocessing
-
-        manifest = Manifest(
-            name=name,
-            task="forecasting",
-            architecture="lstm",
-            inputs=[TensorSpec(name="input", dtype="float32", shape=[-1, 120, 14])],
-            outputs=[TensorSpec(name="output", dtype="float32", shape=[-1, 1])],
-            preprocessing=TimeseriesPreprocessing(
-                columns=["T (degC)"],
-                mean=[9.0],
-                std=[8.0],
-                sequence_length=120,
-                sampling_rate=6,
-                target_column="T (degC)",
-                horizon_hours=24,
-            ),  # fmt: skip
-            source_run=run_id,
-        )
-        return RegistryStore(registry).register(manifest, b"not-onnx-" + run_id.encode()).version
-
-    return register

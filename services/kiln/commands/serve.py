@@ -40,8 +40,17 @@ def parse_models(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--host", default="127.0.0.1", help="Interface to bind; 0.0.0.0 exposes it.")
 @click.option("--port", default=8000, type=int)
 @click.option("--address", help="Ray cluster to deploy on (default: $RAY_ADDRESS, else local).")
-@click.option("--max-batch-size", type=int, help="Requests batched per model call (default 8).")
-@click.option("--batch-wait", type=float, help="Seconds to wait to fill a batch (default 0.002).")
+@click.option(
+    "--max-batch-size",
+    type=int,
+    help="Most requests per model call (default 8; a replica lowers it to what its model runs "
+    "fastest at).",
+)
+@click.option(
+    "--batch-wait",
+    type=float,
+    help="Seconds to wait to fill a batch (default 0: batch what is queued).",
+)
 @click.option(
     "--fast",
     is_flag=True,

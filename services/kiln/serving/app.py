@@ -61,17 +61,16 @@ def build_app(args: dict[str, Any] | ServeArgs) -> Application:
     config = args if isinstance(args, ServeArgs) else validate(ServeArgs, args, "serve arguments")
     check_registry(config)
     auth = (config.auth_token_env, config.auth_token_file, config.max_body_bytes)
+    compute = (config.intra_op_threads, config.inference_streams)
     tasks = list(config.models)
     if len(tasks) == 1 and config.collapse_single_task:
         task = tasks[0]
         deployment = serve.deployment(TaskIngress).options(**deployment_options(config, task))
-        return deployment.bind(
-            config.registry, task, config.models[task].name, config.intra_op_threads, *auth
-        )
+        return deployment.bind(config.registry, task, config.models[task].name, *compute, *auth)
     handles = {
         task: serve.deployment(TaskDeployment)
         .options(**deployment_options(config, task))
-        .bind(config.registry, task, config.models[task].name, config.intra_op_threads)
+        .bind(config.registry, task, config.models[task].name, *compute)
         for task in tasks
     }
     names = {config.models[task].name: task for task in tasks}  # type: ignore[index]

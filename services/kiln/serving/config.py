@@ -47,10 +47,13 @@ class ModelChoice(_Strict):
 
 
 class Batching(_Strict):
-    # Small batches with a short wait measured best on 2 cores (SERVE-PERF.md): the wait adds
-    # straight to latency at concurrency 1, and big batches are slower per image for convnets.
+    # max_batch_size is an upper bound: each replica times its model when it loads it and
+    # batches no more than runs fastest per item (on 2 CPU cores that is 2 for the 180x180
+    # mini-Xception; bigger batches are 2.5x slower per image). No wait by default: a wait adds
+    # straight to latency at low load, and under load batches fill from the queue that builds
+    # while the previous batch runs (docs/benchmarks.md).
     max_batch_size: int = Field(default=8, ge=1, le=256)
-    batch_wait_timeout_s: float = Field(default=0.002, ge=0.0, le=1.0)
+    batch_wait_timeout_s: float = Field(default=0.0, ge=0.0, le=1.0)
 
 
 class Autoscaling(_Strict):
@@ -76,8 +79,11 @@ class ServeArgs(_Strict):
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     # Logical CPUs Ray reserves per replica; onnxruntime threads are set separately.
     cpus_per_replica: float = Field(default=0.5, gt=0.0)
-    # Two onnxruntime threads beat one on this hardware (SERVE-PERF.md); 0 = onnxruntime decides.
-    intra_op_threads: int = Field(default=2, ge=0, le=64)
+    # onnxruntime threads per model run (0 = onnxruntime decides), and model runs in flight per
+    # replica. On 2 CPU cores two single-threaded runs side by side beat one two-threaded run by
+    # about a quarter (docs/benchmarks.md); on a GPU, streams overlap decoding with the device.
+    intra_op_threads: int = Field(default=1, ge=0, le=64)
+    inference_streams: int = Field(default=2, ge=1, le=16)
     # With one task the model deployment is also the HTTP ingress (about 30 % faster, no hop);
     # set False to always put a separate ingress deployment in front.
     collapse_single_task: bool = True
@@ -90,7 +96,7 @@ class RuntimeConfig(_Strict):
     canary_version: int | None = None
     canary_percent: float = Field(default=0.0, ge=0.0, le=100.0)
     max_batch_size: int = Field(default=8, ge=1, le=256)
-    batch_wait_timeout_s: float = Field(default=0.002, ge=0.0, le=1.0)
+    batch_wait_timeout_s: float = Field(default=0.0, ge=0.0, le=1.0)
 
     @classmethod
     def from_args(cls, args: ServeArgs, task: str) -> RuntimeConfig:
@@ -110,7 +116,7 @@ def replica_options(args: ServeArgs) -> dict[str, object]:
     them are updated on running replicas, without a restart."""
     options: dict[str, object] = {
         # Serve's default of 5 ongoing requests would silently cap every batch at 5.
-        "max_ongoing_requests": max(64, 4 * args.batching.max_batch_size),
+        "max_ongoing_requests": max(64, 4 * args.batching.max_batch_size * args.inference_streams),
     }
     scaling = args.autoscaling
     if scaling.min_replicas == scaling.max_replicas:

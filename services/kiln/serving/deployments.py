@@ -96,9 +96,11 @@ class RemoteBackend:
 
 
 class TaskDeployment:
-    def __init__(self, registry: str, task: str, name: str, intra_op_threads: int = 2) -> None:
+    def __init__(
+        self, registry: str, task: str, name: str, intra_op_threads: int = 1, streams: int = 2
+    ) -> None:
         metrics = ServingMetrics(task, name)
-        self.model = TaskModel(registry, task, name, intra_op_threads, metrics)
+        self.model = TaskModel(registry, task, name, intra_op_threads, metrics, streams)
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         # Serve calls this after __init__ and on every user_config change, without a restart:
@@ -136,11 +138,12 @@ class TaskIngress(TaskDeployment):
         task: str,
         name: str,
         intra_op_threads: int,
+        streams: int,
         auth_token_env: str | None,
         auth_token_file: str | None,
         max_body_bytes: int,
     ) -> None:
-        super().__init__(registry, task, name, intra_op_threads)
+        super().__init__(registry, task, name, intra_op_threads, streams)
         self.auth = BearerAuth(load_token(auth_token_env, auth_token_file))
         self.max_body_bytes = max_body_bytes
 

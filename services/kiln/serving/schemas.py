@@ -109,6 +109,10 @@ class ServedModel(BaseModel):
     architecture: str | None
     providers: list[str]
     ready: bool
+    max_batch_size: int = Field(
+        description="Most requests per model run: the configured limit, lowered to the batch "
+        "size the model ran fastest at when this replica timed it"
+    )
     started_at: float
 
 

@@ -107,6 +107,10 @@ def test_batching_settings_change_at_run_time(server, deploy, args, tiny):
     reconfigure(deploy, args, max_batch_size=16, batch_wait_timeout_s=0.05)
     assert classify(server, tiny)[1] in {"cat", "dog"}
     assert started_at(server) == before
+    # The replica timed the model up to the new limit: the tiny classifier gains from every
+    # doubling, so it batches well beyond the 4 it started with, and never past 16.
+    described = httpx.get(f"{server}/v1/models", timeout=10).json()[0]
+    assert 4 < described["max_batch_size"] <= 16
 
 
 def test_a_config_naming_a_missing_version_is_refused_with_a_clear_message(args):

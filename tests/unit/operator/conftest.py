@@ -58,34 +58,3 @@ def kuberay_validator():
     if not KUBERAY_CRDS.is_dir():
         pytest.skip(f"KubeRay CRDs not found at {KUBERAY_CRDS} (the shared folder beside the repo)")
     return _kuberay_validator
-
-
-def register_from_run(registry: str, name: str, run_id: str, task: str = "forecasting") -> int:
-    """Register a (tiny, not runnable) model the way ``kiln export`` does after run ``run_id``,
-    in a real registry store, and return the version it got."""
-    from kiln.registry import Manifest, RegistryStore, TensorSpec, TimeseriesPreprocessing
-
-    manifest = Manifest(
-        name=name,
-        task=task,
-        architecture="lstm",
-        inputs=[TensorSpec(name="input", dtype="float32", shape=[-1, 120, 14])],
-        outputs=[TensorSpec(name="output", dtype="float32", shape=[-1, 1])],
-        preprocessing=TimeseriesPreprocessing(
-            columns=["T (degC)"],
-            mean=[9.0],
-            std=[8.0],
-            sequence_length=120,
-            sampling_rate=6,
-            target_column="T (degC)",
-            horizon_hours=24,
-        ),  # fmt: skip
-        source_run=run_id,
-    )
-    return RegistryStore(registry).register(manifest, b"onnx-bytes-of-" + run_id.encode()).version
-
-
-@pytest.fixture
-def registered():
-    """``registered(registry, name, run_id)`` → the version a fake export registered."""
-    return register_from_run

@@ -233,7 +233,7 @@ def test_serve_config_names_build_app_with_the_agreed_args():
     assert app["deployments"] == [
         {
             "name": "classification",
-            "max_ongoing_requests": 128,
+            "max_ongoing_requests": 256,
             "autoscaling_config": {"min_replicas": 1, "max_replicas": 3,
                                    "target_ongoing_requests": 32},
             "user_config": {"version": 3, "canary_version": 5, "canary_percent": 20.0,
