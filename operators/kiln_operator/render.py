@@ -15,10 +15,10 @@ from typing import Any
 
 import yaml
 
-from kiln.serving.config import ServeArgs, deployment_overrides
+from kiln.serving.config import ServeArgs, deployment_overrides, share_cpus
 from kiln_operator import cluster
 from kiln_operator.settings import OperatorSettings
-from kiln_operator.spec import ModelDeploymentSpec, TrainingJobSpec
+from kiln_operator.spec import ModelDeploymentSpec, TrainingJobSpec, cpu_cores
 
 RAY_GROUP, RAY_VERSION = "ray.io", "v1"
 RUNS_DIR = "/tmp/kiln-runs"
@@ -26,6 +26,7 @@ APP_NAME = "kiln"
 APP_IMPORT_PATH = "kiln.serving.app:build_app"
 AUTH_TOKEN_ENV = "KILN_AUTH_TOKEN"
 SERVE_PORT = 8000
+STREAMS = ServeArgs.model_fields["inference_streams"].default  # model runs per replica
 TRAINING_LABEL = "kiln.dev/training-job"
 DEPLOYMENT_LABEL = "kiln.dev/model-deployment"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "kiln-operator", "app.kubernetes.io/part-of": "kiln"}
@@ -113,6 +114,8 @@ def serve_args(spec: ModelDeploymentSpec) -> dict[str, Any]:
         "autoscaling": {"min_replicas": spec.replicas.min, "max_replicas": spec.replicas.max},
         "gpus_per_replica": spec.gpus_per_replica,
         "auth_token_env": AUTH_TOKEN_ENV if spec.auth_secret_ref else None,
+        # Each replica has its own worker pod: its model streams share the pod's CPUs.
+        "intra_op_threads": share_cpus(cpu_cores(spec.cpus_per_replica), STREAMS),
     }
 
 

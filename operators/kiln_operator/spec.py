@@ -41,6 +41,13 @@ def _quantity(value: str | int | float) -> str:
     return text
 
 
+def cpu_cores(quantity: str) -> float:
+    """A validated CPU quantity ('2', '500m', '1.5') in cores."""
+    if quantity.endswith("m"):
+        return float(quantity[:-1]) / 1000
+    return float(quantity)
+
+
 def _model_name(value: str) -> str:
     if not _MODEL_NAME.match(value):
         raise ValueError(

@@ -61,7 +61,7 @@ def build_app(args: dict[str, Any] | ServeArgs) -> Application:
     config = args if isinstance(args, ServeArgs) else validate(ServeArgs, args, "serve arguments")
     check_registry(config)
     auth = (config.auth_token_env, config.auth_token_file, config.max_body_bytes)
-    compute = (config.intra_op_threads, config.inference_streams)
+    compute = (config.threads_per_stream(), config.inference_streams)
     tasks = list(config.models)
     if len(tasks) == 1 and config.collapse_single_task:
         task = tasks[0]

@@ -77,16 +77,27 @@ class ServeArgs(_Strict):
     # Kiln's own, optional: a file holding the token (a mounted Secret) wins over the env var.
     auth_token_file: str | None = None
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
-    # Logical CPUs Ray reserves per replica; onnxruntime threads are set separately.
+    # Logical CPUs Ray reserves per replica; they also size onnxruntime's threads by default.
     cpus_per_replica: float = Field(default=0.5, gt=0.0)
-    # onnxruntime threads per model run (0 = onnxruntime decides), and model runs in flight per
-    # replica. On 2 CPU cores two single-threaded runs side by side beat one two-threaded run by
-    # about a quarter (docs/benchmarks.md); on a GPU, streams overlap decoding with the device.
-    intra_op_threads: int = Field(default=1, ge=0, le=64)
+    # Model runs in flight per replica, and onnxruntime threads per run (0 = onnxruntime decides;
+    # unset = the replica's CPUs shared out between its streams, at least 1). On 2 CPU cores two
+    # single-threaded runs side by side beat one two-threaded run by about a quarter
+    # (docs/benchmarks.md); on a GPU, streams overlap decoding with the device.
     inference_streams: int = Field(default=2, ge=1, le=16)
+    intra_op_threads: int | None = Field(default=None, ge=0, le=64)
     # With one task the model deployment is also the HTTP ingress (about 30 % faster, no hop);
     # set False to always put a separate ingress deployment in front.
     collapse_single_task: bool = True
+
+    def threads_per_stream(self) -> int:
+        if self.intra_op_threads is not None:
+            return self.intra_op_threads
+        return share_cpus(self.cpus_per_replica, self.inference_streams)
+
+
+def share_cpus(cpus: float, streams: int) -> int:
+    """onnxruntime threads per stream when ``streams`` model runs share ``cpus`` cores."""
+    return max(1, int(cpus // streams))
 
 
 class RuntimeConfig(_Strict):

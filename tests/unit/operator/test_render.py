@@ -229,6 +229,7 @@ def test_serve_config_names_build_app_with_the_agreed_args():
         "autoscaling": {"min_replicas": 1, "max_replicas": 3},
         "gpus_per_replica": 1.0,
         "auth_token_env": "KILN_AUTH_TOKEN",
+        "intra_op_threads": 1,  # the default 1-CPU pod shared by two model streams
     }
     assert app["deployments"] == [
         {
@@ -296,3 +297,13 @@ def test_render_is_pure():
     assert render.render_rayservice("a", "b", spec, SETTINGS) == render.render_rayservice(
         "a", "b", spec, SETTINGS
     )
+
+
+@pytest.mark.parametrize(
+    ("cpu", "threads"), [("500m", 1), ("1", 1), ("2", 1), ("4", 2), ("9.5", 4)]
+)
+def test_a_replicas_model_streams_share_its_pods_cpus(cpu, threads):
+    spec = deployment(cpusPerReplica=cpu)
+    service = render.render_rayservice("pets", "ml", spec, SETTINGS)["spec"]
+    (app,) = yaml.safe_load(service["serveConfigV2"])["applications"]
+    assert app["args"]["intra_op_threads"] == threads

@@ -86,3 +86,18 @@ def test_a_model_runs_and_a_corrupt_one_is_refused(tiny):
     assert output.shape == (3, 1) and output[0, 0] == pytest.approx(tiny.MEANS[1])
     with pytest.raises(IntegrityError, match="cannot load"):
         runtime.OnnxModel.build(tiny.manifest("forecasting"), b"garbage", 1)
+
+
+@pytest.mark.parametrize(
+    ("settings", "threads"),
+    [
+        ({}, 1),  # 0.5 logical CPUs: at least one thread per stream
+        ({"cpus_per_replica": 8}, 4),
+        ({"cpus_per_replica": 8, "inference_streams": 4}, 2),
+        ({"cpus_per_replica": 8, "intra_op_threads": 3}, 3),  # set explicitly: kept
+        ({"intra_op_threads": 0}, 0),  # onnxruntime decides
+    ],
+)
+def test_model_streams_share_the_replicas_cpus_unless_threads_are_set(settings, threads):
+    args = ServeArgs.model_validate({**OPERATOR_ARGS, **settings})
+    assert args.threads_per_stream() == threads
