@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import logging
 import random
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -26,7 +27,7 @@ from kiln.serving import oip
 from kiln.serving.config import RuntimeConfig
 from kiln.serving.metrics import ServingMetrics
 from kiln.serving.reply import Reply, error_reply, json_reply
-from kiln.serving.runtime import OnnxModel, fastest_batch_size
+from kiln.serving.runtime import CPU, OnnxModel, fastest_batch_size
 from kiln.serving.tasks import TaskCodec, codec_for
 
 log = logging.getLogger("kiln.serving")
@@ -54,9 +55,15 @@ class TaskModel:
     ) -> None:
         self.store = RegistryStore(registry)
         self.task, self.name = task, name
-        self.intra_op_threads = intra_op_threads
+        self.intra_op_threads, self.streams = intra_op_threads, streams
         self.metrics = metrics
         self.models: dict[int, OnnxModel] = {}
+        # A second session per version on all the replica's threads, for a run with no other
+        # in flight: at concurrency 1 the mini-Xception answers in 3.5 instead of 4.8 ms, while
+        # under load the single-threaded sessions do about a quarter more images per second.
+        self.solo: dict[int, OnnxModel] = {}
+        self._in_flight = 0
+        self._in_flight_lock = threading.Lock()
         self.codecs: dict[int, TaskCodec] = {}
         self.primary: int | None = None
         self.canary: int | None = None
@@ -92,6 +99,7 @@ class TaskModel:
             if version not in keep:
                 del self.models[version], self.codecs[version]
                 self.batch_caps.pop(version, None)
+                self.solo.pop(version, None)
         # One batch queue serves every version, so it batches no more than the slowest allows.
         self.max_batch_size = min(self._batch_cap(v, config.max_batch_size) for v in keep)
         self._batched.set_max_batch_size(self.max_batch_size)
@@ -117,6 +125,14 @@ class TaskModel:
                 )
             model = OnnxModel.build(loaded.manifest, loaded.onnx_bytes, self.intra_op_threads)
             self._warm_up(model)
+            # Only on the CPU (a GPU session would hold a second copy in device memory), and
+            # only when there are threads to gain (0 lets onnxruntime size every session).
+            if self.streams > 1 and self.intra_op_threads > 0 and model.providers == [CPU]:
+                solo = OnnxModel.build(
+                    loaded.manifest, loaded.onnx_bytes, self.intra_op_threads * self.streams
+                )
+                self._warm_up(solo)
+                self.solo[resolved] = solo
             self.models[resolved] = model
             self.codecs[resolved] = codec_for(loaded.manifest)
         return resolved
@@ -277,10 +293,17 @@ class TaskModel:
         return results  # type: ignore[return-value]
 
     def _run(self, version: int, arrays: list[np.ndarray]) -> list[np.ndarray | Exception]:
-        model = self.models.get(version)
-        if model is None:
-            raise NotReady(f"version {version} was unloaded by a reconfiguration; retry")
-        outputs = model.run(np.concatenate(arrays) if len(arrays) > 1 else arrays[0])
+        with self._in_flight_lock:
+            self._in_flight += 1
+            alone = self._in_flight == 1
+        try:
+            model = (self.solo.get(version) if alone else None) or self.models.get(version)
+            if model is None:
+                raise NotReady(f"version {version} was unloaded by a reconfiguration; retry")
+            outputs = model.run(np.concatenate(arrays) if len(arrays) > 1 else arrays[0])
+        finally:
+            with self._in_flight_lock:
+                self._in_flight -= 1
         splits = np.cumsum([len(a) for a in arrays])[:-1]
         parts: list[np.ndarray | Exception] = list(np.split(outputs, splits))
         return parts

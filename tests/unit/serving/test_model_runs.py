@@ -1,11 +1,16 @@
-"""How a replica picks its batch size: the rule on given timings, and the timing on a real
-onnxruntime session (the tiny classifier from tiny_models.py)."""
+"""How a replica runs its model: the batch size it picks (the rule on given timings, and the
+timing on a real onnxruntime session) and which of its two sessions a run uses. The models are
+the tiny real ONNX models of tiny_models.py; TaskModel is used without Serve (its batcher is
+not called here)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from kiln.registry import RegistryStore
+from kiln.serving.config import RuntimeConfig
+from kiln.serving.model import TaskModel
 from kiln.serving.runtime import (
     OnnxModel,
     batch_sizes_to_try,
@@ -47,3 +52,32 @@ def test_a_real_session_that_gains_from_batching_batches(registry, tiny):
     chosen = fastest_batch_size(model, 16)
     assert chosen in batch_sizes_to_try(16) and chosen >= 4
     assert fastest_batch_size(model, 1) == 1
+
+
+def test_a_run_alone_uses_every_thread_and_concurrent_runs_one_each(registry, tiny):
+    model = TaskModel(registry, "classification", tiny.NAMES["classification"], 1, None, 2)
+    model.configure(RuntimeConfig(version=1))
+    threads = {
+        name: table[1].session.get_session_options().intra_op_num_threads
+        for name, table in (("solo", model.solo), ("shared", model.models))
+    }
+    assert threads == {"solo": 2, "shared": 1}
+
+    used: list[str] = []
+    for name, table in (("solo", model.solo), ("shared", model.models)):
+        real = table[1].run
+        table[1].run = lambda x, real=real, name=name: (used.append(name), real(x))[1]
+    red = np.zeros((1, tiny.IMAGE, tiny.IMAGE, 3), dtype=np.float32)
+    red[..., 0] = 255
+    (alone,) = model._run(1, [red])
+    model._in_flight = 1  # as if another stream were running a batch now
+    (beside,) = model._run(1, [red])
+    assert used == ["solo", "shared"] and model._in_flight == 1
+    np.testing.assert_allclose(alone, beside, atol=1e-6)
+    assert alone.argmax() == 0  # red is a cat, whichever session answered
+
+
+def test_one_stream_keeps_one_session(registry, tiny):
+    model = TaskModel(registry, "classification", tiny.NAMES["classification"], 1, None, 1)
+    model.configure(RuntimeConfig(version=1))
+    assert model.solo == {}
