@@ -70,9 +70,12 @@ def test_a_run_alone_uses_every_thread_and_concurrent_runs_one_each(registry, ti
     red = np.zeros((1, tiny.IMAGE, tiny.IMAGE, 3), dtype=np.float32)
     red[..., 0] = 255
     (alone,) = model._run(1, [red])
-    model._in_flight = 1  # as if another stream were running a batch now
+    model._queued = 3  # as if two more requests were waiting for the batcher
+    (before_others,) = model._run(1, [red])
+    model._queued, model._in_flight = 1, 1  # as if another stream were running a batch now
     (beside,) = model._run(1, [red])
-    assert used == ["solo", "shared"] and model._in_flight == 1
+    assert used == ["solo", "shared", "shared"] and model._in_flight == 1
+    np.testing.assert_allclose(alone, before_others, atol=1e-6)
     np.testing.assert_allclose(alone, beside, atol=1e-6)
     assert alone.argmax() == 0  # red is a cat, whichever session answered
 
