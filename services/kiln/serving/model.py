@@ -128,12 +128,7 @@ class TaskModel:
             self._warm_up(model)
             # Only on the CPU (a GPU session would hold a second copy in device memory), and
             # only when there are threads to gain (0 lets onnxruntime size every session).
-            if (
-                self.streams > 1
-                and self.intra_op_threads > 0
-                and model.providers == [CPU]
-                and not __import__("os").environ.get("KILN_NO_SOLO")
-            ):
+            if self.streams > 1 and self.intra_op_threads > 0 and model.providers == [CPU]:
                 solo = OnnxModel.build(
                     loaded.manifest, loaded.onnx_bytes, self.intra_op_threads * self.streams
                 )
