@@ -68,7 +68,7 @@ def mini_xception(
     The augmentation layers (RandomFlip/RandomRotation/RandomZoom) and Dropout act only when
     ``training=True``; at inference they pass inputs through, so the ONNX graph has none.
     ``batchnorm_momentum`` is Keras' default (0.99) for real datasets; a run of a few dozen
-    steps needs a lower one (0.9), or the moving statistics that inference uses never leave
+    steps needs a lower one (the demo uses 0.8), or the moving statistics that inference uses never leave
     their initial values and validation sits at chance while training accuracy climbs."""
     inputs = keras.Input(shape=tuple(input_shape), name="input")
     x = layers.RandomFlip("horizontal")(inputs)

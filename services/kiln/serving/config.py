@@ -100,14 +100,13 @@ def share_cpus(cpus: float, streams: int) -> int:
     return max(1, int(cpus // streams))
 
 
-class RuntimeConfig(_Strict):
-    """What a task deployment can change without a restart (Serve's ``user_config``)."""
+class RuntimeConfig(Batching):
+    """What a task deployment can change without a restart (Serve's ``user_config``): the
+    batching settings, and which version serves beside which canary."""
 
     version: Version = "latest"
     canary_version: int | None = None
     canary_percent: float = Field(default=0.0, ge=0.0, le=100.0)
-    max_batch_size: int = Field(default=8, ge=1, le=256)
-    batch_wait_timeout_s: float = Field(default=0.0, ge=0.0, le=1.0)
 
     @classmethod
     def from_args(cls, args: ServeArgs, task: str) -> RuntimeConfig:

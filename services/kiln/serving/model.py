@@ -24,7 +24,7 @@ from ray import serve
 from kiln.errors import InvalidInput, KilnError, NotFound, NotReady
 from kiln.registry import RegistryStore
 from kiln.serving import oip
-from kiln.serving.config import RuntimeConfig
+from kiln.serving.config import Batching, RuntimeConfig
 from kiln.serving.metrics import ServingMetrics
 from kiln.serving.reply import Reply, error_reply, json_reply
 from kiln.serving.runtime import CPU, OnnxModel, fastest_batch_size
@@ -80,8 +80,12 @@ class TaskModel:
         self._executor = ThreadPoolExecutor(max_workers=streams, thread_name_prefix="kiln-ort")
         # One batch queue per instance: a class-level @serve.batch shares one queue (and its
         # settings) between every TaskModel in the process.
+        # Its settings are replaced by every configure().
+        batching = Batching()
         self._batched = serve.batch(
-            max_batch_size=8, batch_wait_timeout_s=0.0, max_concurrent_batches=streams
+            max_batch_size=batching.max_batch_size,
+            batch_wait_timeout_s=batching.batch_wait_timeout_s,
+            max_concurrent_batches=streams,
         )(self._run_batches)
 
     # -- configuration (Serve's reconfigure) ---------------------------------------------
