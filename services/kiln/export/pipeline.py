@@ -39,6 +39,7 @@ def run_export(config: ExportConfig, progress: Progress | None = None) -> Manife
 def _export(config: ExportConfig, say: Progress) -> Manifest:
     # TensorFlow is imported only now, after hide_gpus() had its chance.
     from kiln.export.audit import audit_ops, recurrent_notes
+    from kiln.export.batching import TIMING_LIMIT, fastest_batch_size
     from kiln.export.convert import op_summary, producer_versions, tensor_specs, to_onnx
     from kiln.export.describe import build_manifest
     from kiln.export.parity import check_parity, cpu_session
@@ -82,6 +83,11 @@ def _export(config: ExportConfig, say: Progress) -> Manifest:
         notes=notes,
         producer=producer_versions(),
     )
+    preferred = fastest_batch_size(onnx_bytes, manifest.inputs[0])
+    say(
+        f"batch size: {preferred} costs least per item on one CPU thread (timed up to {TIMING_LIMIT})"
+    )
+    manifest = manifest.model_copy(update={"preferred_batch_size": preferred})
     stored = store.register(manifest, onnx_bytes)
     say(f"registered {stored.ref} in {config.registry}")
     return stored

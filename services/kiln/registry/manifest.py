@@ -100,6 +100,11 @@ class Manifest(_Strict):
     opset: int = 17
     op_summary: dict[str, int] = Field(default_factory=dict)
     parity: Parity | None = None
+    # The batch size the model cost least per item at on one CPU thread, timed once at export
+    # (kiln.export.batching). CPU replicas batch at most this many requests, capped by their
+    # configured max_batch_size; absent (manifests from before it was recorded), the configured
+    # max_batch_size alone decides.
+    preferred_batch_size: int | None = Field(default=None, ge=1)
     sha256: str = ""
     size_bytes: int = 0
     notes: list[str] = Field(default_factory=list)

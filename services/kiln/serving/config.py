@@ -47,9 +47,9 @@ class ModelChoice(_Strict):
 
 
 class Batching(_Strict):
-    # max_batch_size is an upper bound: each replica times its model when it loads it and
-    # batches no more than runs fastest per item (on 2 CPU cores that is 2 for the 180x180
-    # mini-Xception; bigger batches are 2.5x slower per image). No wait by default: a wait adds
+    # max_batch_size is an upper bound: a CPU replica batches no more than the size its model's
+    # export recorded as cheapest per item (Manifest.preferred_batch_size; the 180x180
+    # mini-Xception records 2: bigger batches cost more per image). No wait by default: a wait adds
     # straight to latency at low load, and under load batches fill from the queue that builds
     # while the previous batch runs (docs/benchmarks.md).
     max_batch_size: int = Field(default=8, ge=1, le=256)

@@ -27,7 +27,7 @@ from kiln.serving import oip
 from kiln.serving.config import Batching, RuntimeConfig
 from kiln.serving.metrics import ServingMetrics
 from kiln.serving.reply import Reply, error_reply, json_reply
-from kiln.serving.runtime import CPU, OnnxModel, fastest_batch_size
+from kiln.serving.runtime import CPU, OnnxModel
 from kiln.serving.tasks import TaskCodec, codec_for
 
 log = logging.getLogger("kiln.serving")
@@ -69,8 +69,6 @@ class TaskModel:
         self.primary: int | None = None
         self.canary: int | None = None
         self.canary_percent = 0.0
-        # version -> (the batch-size limit it was timed up to, its fastest batch size)
-        self.batch_caps: dict[int, tuple[int, int]] = {}
         self.max_batch_size = 1
         self.started_at = time.time()
         # onnxruntime releases the GIL: running it on worker threads keeps the event loop free to
@@ -103,10 +101,9 @@ class TaskModel:
         for version in list(self.models):
             if version not in keep:
                 del self.models[version], self.codecs[version]
-                self.batch_caps.pop(version, None)
                 self.solo.pop(version, None)
         # One batch queue serves every version, so it batches no more than the slowest allows.
-        self.max_batch_size = min(self._batch_cap(v, config.max_batch_size) for v in keep)
+        self.max_batch_size = min(self._batch_limit(v, config.max_batch_size) for v in keep)
         self._batched.set_max_batch_size(self.max_batch_size)
         self._batched.set_batch_wait_timeout_s(config.batch_wait_timeout_s)
         log.info(
@@ -142,13 +139,16 @@ class TaskModel:
             self.codecs[resolved] = codec_for(loaded.manifest)
         return resolved
 
-    def _batch_cap(self, version: int, limit: int) -> int:
-        """The batch size ``version`` runs fastest at, up to ``limit``, timed once per limit."""
-        timed_up_to, cap = self.batch_caps.get(version, (0, 0))
-        if cap == timed_up_to < limit:  # never timed, or still getting faster at the old limit
-            cap = fastest_batch_size(self.models[version], limit)
-            self.batch_caps[version] = (limit, cap)
-        return min(cap, limit)
+    def _batch_limit(self, version: int, configured: int) -> int:
+        """The most requests ``version`` runs together: the batch size its export recorded as
+        cheapest per item on the CPU, capped by the configured limit. Never a timing taken here,
+        so every replica of a model serves alike. The recorded size is a CPU figure: on a GPU,
+        and for manifests that lack it, the configured limit alone decides."""
+        model = self.models[version]
+        recorded = model.manifest.preferred_batch_size
+        if recorded is None or model.providers != [CPU]:
+            return configured
+        return min(recorded, configured)
 
     @staticmethod
     def _warm_up(model: OnnxModel) -> None:

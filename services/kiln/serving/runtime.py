@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -104,50 +103,3 @@ class OnnxModel:
     def run(self, batch: np.ndarray) -> np.ndarray:
         """The model's output for a batch already shaped and typed as the manifest says."""
         return self.session.run([self.output_name], {self.input_name: batch})[0]
-
-
-def fastest_batch_size(model: OnnxModel, limit: int) -> int:
-    """The batch size, up to ``limit``, at which ``model`` costs least per item here and now.
-
-    Batching is not free on a CPU: measured here, the mini-Xception at 180x180 takes 5-6 ms per
-    image at batch 1 or 2 but 13-16 ms at batch 4 and above (onnxruntime allocates the bigger
-    activations afresh on every run and they no longer fit in the caches); on a GPU, bigger
-    batches keep paying off. So a replica times its model at batch 1, 2, 4, ... ``limit`` when
-    it loads it. Each size runs twice and the faster run counts, so a slow first run at a new
-    shape does not decide.
-    """
-    shape = [1 if d < 0 else d for d in model.manifest.inputs[0].shape][1:]
-    per_item: dict[int, float] = {}
-    for size in batch_sizes_to_try(limit):
-        batch: np.ndarray = np.zeros([size, *shape], dtype=model.input_dtype)
-        seconds = []
-        for _ in range(2):
-            began = time.perf_counter()
-            model.run(batch)
-            seconds.append(time.perf_counter() - began)
-        per_item[size] = min(seconds) / size
-        if choose_batch_size(per_item) < size:
-            break  # past the best: bigger batches only take longer to time
-    return choose_batch_size(per_item)
-
-
-def batch_sizes_to_try(limit: int) -> list[int]:
-    """Powers of two below ``limit``, then ``limit`` itself."""
-    sizes = [1]
-    while sizes[-1] * 2 < limit:
-        sizes.append(sizes[-1] * 2)
-    return sizes + [limit] if limit > 1 else sizes
-
-
-def choose_batch_size(per_item: dict[int, float], tolerance: float = 0.25) -> int:
-    """The largest batch size, taken in increasing order, before the first one that costs more
-    than ``1 + tolerance`` times the best time per item before it. The tolerance lets through a
-    size a little slower per item in the model alone, because a bigger batch also shares the
-    per-request work around the model (measured once here: batch 2 served 178 req/s against
-    152 for batch 1, although onnxruntime alone was 8 % slower per image at batch 2)."""
-    best, chosen = float("inf"), 1
-    for size in sorted(per_item):
-        if per_item[size] > best * (1 + tolerance):
-            break
-        chosen, best = size, min(best, per_item[size])
-    return chosen

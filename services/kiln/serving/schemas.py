@@ -111,7 +111,7 @@ class ServedModel(BaseModel):
     ready: bool
     max_batch_size: int = Field(
         description="Most requests per model run: the configured limit, lowered to the batch "
-        "size the model ran fastest at when this replica timed it"
+        "size the model's export recorded as cheapest per item on the CPU"
     )
     started_at: float
 

@@ -102,15 +102,24 @@ def test_a_pinned_version_is_served_and_an_unloaded_one_is_404(server, tiny):
     assert httpx.get(f"{server}/v2/models/tiny-classifier/versions/9/ready").status_code == 404
 
 
-def test_batching_settings_change_at_run_time(server, deploy, args, tiny):
+def served_batch_size(base_url) -> int:
+    return httpx.get(f"{base_url}/v1/models", timeout=10).json()[0]["max_batch_size"]
+
+
+def test_batch_size_follows_the_manifest_and_the_config_and_changes_without_a_restart(
+    server, deploy, args, tiny
+):
+    # Version 1 records a preferred batch size of 8, version 2 none (an older manifest); the
+    # configured max_batch_size caps both, and one queue batches no more than either allows.
     before = started_at(server)
-    reconfigure(deploy, args, max_batch_size=16, batch_wait_timeout_s=0.05)
-    assert classify(server, tiny)[1] in {"cat", "dog"}
-    assert started_at(server) == before
-    # The replica timed the model up to the new limit: the tiny classifier gains from every
-    # doubling, so it batches well beyond the 4 it started with, and never past 16.
-    described = httpx.get(f"{server}/v1/models", timeout=10).json()[0]
-    assert 4 < described["max_batch_size"] <= 16
+    reconfigure(deploy, args, version=1, canary_version=2, canary_percent=0, max_batch_size=4)
+    assert served_batch_size(server) == 4
+    reconfigure(deploy, args, version=1, canary_version=None, canary_percent=0, max_batch_size=16)
+    assert classify(server, tiny)[1] == "cat"
+    assert served_batch_size(server) == 8
+    reconfigure(deploy, args, version=2, canary_version=None, canary_percent=0, max_batch_size=16)
+    assert served_batch_size(server) == 16
+    assert started_at(server) == before, "the replica restarted instead of reconfiguring"
 
 
 def test_a_config_naming_a_missing_version_is_refused_with_a_clear_message(args):

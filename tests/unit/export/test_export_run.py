@@ -10,6 +10,7 @@ import pytest
 
 from kiln.errors import ConfigError, DataError, NotFound, ParityError
 from kiln.export import export_run
+from kiln.export.batching import TIMING_LIMIT, batch_sizes_to_try
 from kiln.registry import RegistryStore
 
 from .builders import recurrent_model
@@ -50,6 +51,9 @@ def test_export_registers_a_complete_manifest(exported, segmentation_run):
     assert len(manifest.sha256) == 64 and manifest.size_bytes > 0
     assert {"tensorflow", "tf2onnx", "onnxruntime"} <= set(manifest.producer)
     assert any(line.startswith("parity: 8 validation items") for line in lines)
+    # Timed once here so that replicas never time it; which size won depends on the machine.
+    assert manifest.preferred_batch_size in batch_sizes_to_try(TIMING_LIMIT)
+    assert any(line.startswith("batch size: ") for line in lines)
     assert lines[-1].startswith("registered segmentation_convnet:1")
 
 

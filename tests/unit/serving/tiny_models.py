@@ -92,7 +92,9 @@ def forecaster() -> bytes:
     )
 
 
-def manifest(task: str, name: str | None = None) -> Manifest:
+def manifest(
+    task: str, name: str | None = None, preferred_batch_size: int | None = None
+) -> Manifest:
     if task == "forecasting":
         pre: ImagePreprocessing | TimeseriesPreprocessing = TimeseriesPreprocessing(
             columns=COLUMNS,
@@ -122,13 +124,17 @@ def manifest(task: str, name: str | None = None) -> Manifest:
         inputs=[TensorSpec(name="input", dtype="float32", shape=shapes[0])],
         outputs=[TensorSpec(name="output", dtype="float32", shape=shapes[1])],
         preprocessing=pre,
+        preferred_batch_size=preferred_batch_size,
     )
 
 
 def populate(root: Path) -> str:
-    """A registry with one model per task and a second classifier version (the canary)."""
+    """A registry with one model per task and a second classifier version (the canary).
+
+    Classifier version 1 records a preferred batch size of 8, as an export would; version 2
+    and the others record none, as manifests from before it was recorded."""
     store = RegistryStore(str(root))
-    store.register(manifest("classification"), classifier())
+    store.register(manifest("classification", preferred_batch_size=8), classifier())
     store.register(manifest("segmentation"), segmenter())
     store.register(manifest("forecasting"), forecaster())
     store.register(manifest("classification"), classifier(swap=True), make_latest=False)
