@@ -3,6 +3,8 @@
 Inputs are windows of normalized rows ``(sequence_length, columns)``; the output is one number,
 the target column (°C) ``horizon`` after the window, trained with MSE and reported as MAE.
 Dropout and recurrent dropout act only in training, so inference is deterministic.
+Every builder takes the hyperparameters ``kiln tune`` searches (``kiln.models.spaces``) as
+keyword arguments whose defaults are the book's: RMSprop at its default learning rate 1e-3.
 """
 
 from __future__ import annotations
@@ -14,22 +16,29 @@ from keras import layers
 
 from kiln.errors import ConfigError
 
+BOOK_LEARNING_RATE = 1e-3
 
-def _finish(inputs, x, name: str) -> keras.Model:
+
+def _finish(inputs, x, name: str, learning_rate: float) -> keras.Model:
     outputs = layers.Dense(1, name="output")(x)
     model = keras.Model(inputs, outputs, name=name)
-    model.compile(optimizer="rmsprop", loss="mse", metrics=["mae"])
+    optimizer = keras.optimizers.RMSprop(learning_rate=learning_rate)
+    model.compile(optimizer=optimizer, loss="mse", metrics=["mae"])
     return model
 
 
-def dense(input_shape: Sequence[int], units: int = 16) -> keras.Model:
+def dense(
+    input_shape: Sequence[int], units: int = 16, learning_rate: float = BOOK_LEARNING_RATE
+) -> keras.Model:
     inputs = keras.Input(shape=tuple(input_shape), name="input")
     x = layers.Flatten()(inputs)
     x = layers.Dense(units, activation="relu")(x)
-    return _finish(inputs, x, "dense")
+    return _finish(inputs, x, "dense", learning_rate)
 
 
-def conv1d(input_shape: Sequence[int], filters: int = 8) -> keras.Model:
+def conv1d(
+    input_shape: Sequence[int], filters: int = 8, learning_rate: float = BOOK_LEARNING_RATE
+) -> keras.Model:
     # Kernels of 24, 12 and 6 samples with two poolings of 2 need at least 69 samples:
     # 69 - 23 = 46, pooled 23, - 11 = 12, pooled 6, and the last kernel needs 6.
     if input_shape[0] < 69:
@@ -41,34 +50,64 @@ def conv1d(input_shape: Sequence[int], filters: int = 8) -> keras.Model:
     x = layers.MaxPooling1D(2)(x)
     x = layers.Conv1D(filters, 6, activation="relu")(x)
     x = layers.GlobalAveragePooling1D()(x)
-    return _finish(inputs, x, "conv1d")
+    return _finish(inputs, x, "conv1d", learning_rate)
 
 
-def lstm(input_shape: Sequence[int], units: int = 16) -> keras.Model:
+def lstm(
+    input_shape: Sequence[int],
+    units: int = 16,
+    learning_rate: float = BOOK_LEARNING_RATE,
+    recurrent_dropout: float = 0.0,
+    dropout: float = 0.0,
+) -> keras.Model:
+    """The book's first LSTM; with ``dropout`` > 0 a Dropout layer follows it (the book adds
+    one only in ``lstm_dropout``, so the default model is unchanged)."""
     inputs = keras.Input(shape=tuple(input_shape), name="input")
-    x = layers.LSTM(units)(inputs)
-    return _finish(inputs, x, "lstm")
+    x = layers.LSTM(units, recurrent_dropout=recurrent_dropout)(inputs)
+    if dropout:
+        x = layers.Dropout(dropout)(x)
+    return _finish(inputs, x, "lstm", learning_rate)
 
 
-def lstm_dropout(input_shape: Sequence[int], units: int = 32) -> keras.Model:
+def lstm_dropout(
+    input_shape: Sequence[int],
+    units: int = 32,
+    learning_rate: float = BOOK_LEARNING_RATE,
+    recurrent_dropout: float = 0.25,
+    dropout: float = 0.5,
+) -> keras.Model:
     inputs = keras.Input(shape=tuple(input_shape), name="input")
-    x = layers.LSTM(units, recurrent_dropout=0.25)(inputs)
-    x = layers.Dropout(0.5)(x)
-    return _finish(inputs, x, "lstm_dropout")
+    x = layers.LSTM(units, recurrent_dropout=recurrent_dropout)(inputs)
+    x = layers.Dropout(dropout)(x)
+    return _finish(inputs, x, "lstm_dropout", learning_rate)
 
 
-def stacked_gru(input_shape: Sequence[int], units: int = 32) -> keras.Model:
+def stacked_gru(
+    input_shape: Sequence[int],
+    units: int = 32,
+    learning_rate: float = BOOK_LEARNING_RATE,
+    recurrent_dropout: float = 0.5,
+    dropout: float = 0.5,
+    stacked_layers: int = 2,
+) -> keras.Model:
+    """``stacked_layers`` GRUs, each but the last returning its whole sequence to the next."""
+    if stacked_layers < 1:
+        raise ConfigError(f"stacked_gru needs stacked_layers >= 1, got {stacked_layers}")
     inputs = keras.Input(shape=tuple(input_shape), name="input")
-    x = layers.GRU(units, recurrent_dropout=0.5, return_sequences=True)(inputs)
-    x = layers.GRU(units, recurrent_dropout=0.5)(x)
-    x = layers.Dropout(0.5)(x)
-    return _finish(inputs, x, "stacked_gru")
+    x = inputs
+    for index in range(stacked_layers):
+        last = index == stacked_layers - 1
+        x = layers.GRU(units, recurrent_dropout=recurrent_dropout, return_sequences=not last)(x)
+    x = layers.Dropout(dropout)(x)
+    return _finish(inputs, x, "stacked_gru", learning_rate)
 
 
-def bidirectional_lstm(input_shape: Sequence[int], units: int = 16) -> keras.Model:
+def bidirectional_lstm(
+    input_shape: Sequence[int], units: int = 16, learning_rate: float = BOOK_LEARNING_RATE
+) -> keras.Model:
     inputs = keras.Input(shape=tuple(input_shape), name="input")
     x = layers.Bidirectional(layers.LSTM(units))(inputs)
-    return _finish(inputs, x, "bidirectional_lstm")
+    return _finish(inputs, x, "bidirectional_lstm", learning_rate)
 
 
 BUILDERS: dict[str, Callable[..., keras.Model]] = {

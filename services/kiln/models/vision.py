@@ -3,6 +3,8 @@
 Every image model starts with ``Rescaling(1/255)``: inputs are raw 0..255 float pixels, so the
 exported ONNX graph takes the same values serving decodes from a PNG or JPEG. The input tensor
 is named ``input`` and the last layer ``output``, which become the ONNX tensor names.
+Every builder takes ``learning_rate`` (and mini_xception its ``dropout``), the hyperparameters
+``kiln tune`` searches, with the book's values as defaults.
 """
 
 from __future__ import annotations
@@ -15,11 +17,15 @@ from keras import layers
 from kiln.errors import ConfigError
 from kiln.models.catalog import classification_head
 
+# RMSprop's default, which the book's chapters compile with.
+BOOK_LEARNING_RATE = 1e-3
+
 
 def segmentation_convnet(
     input_shape: Sequence[int],
     num_classes: int,
     filters: Sequence[int] = (64, 64, 128, 128, 256, 256),
+    learning_rate: float = BOOK_LEARNING_RATE,
 ) -> keras.Model:
     """Strided-conv encoder then the mirror-image Conv2DTranspose decoder, with a per-pixel
     softmax. ``filters`` come in (strided, plain) pairs; each pair halves the resolution, so
@@ -42,16 +48,23 @@ def segmentation_convnet(
         x = layers.Conv2DTranspose(strided, 3, activation="relu", padding="same", strides=2)(x)
     outputs = layers.Conv2D(num_classes, 3, activation="softmax", padding="same", name="output")(x)
     model = keras.Model(inputs, outputs, name="segmentation_convnet")
-    model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.RMSprop(learning_rate=learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     return model
 
 
-def _classification_output(x, num_classes: int, name: str, inputs) -> keras.Model:
+def _classification_output(
+    x, num_classes: int, name: str, inputs, learning_rate: float
+) -> keras.Model:
     """Attach the head (sigmoid for two classes, softmax for more) and compile."""
     units, activation, loss = classification_head(num_classes)
     outputs = layers.Dense(units, activation=activation, name="output")(x)
     model = keras.Model(inputs, outputs, name=name)
-    model.compile(optimizer="rmsprop", loss=loss, metrics=["accuracy"])
+    optimizer = keras.optimizers.RMSprop(learning_rate=learning_rate)
+    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
     return model
 
 
@@ -61,6 +74,8 @@ def mini_xception(
     stem_filters: int = 32,
     block_sizes: Sequence[int] = (32, 64, 128, 256, 512),
     batchnorm_momentum: float = 0.99,
+    learning_rate: float = BOOK_LEARNING_RATE,
+    dropout: float = 0.5,
 ) -> keras.Model:
     """The book's mini-Xception for cats vs dogs: augmentation, a 5x5 stem, residual blocks of
     depthwise-separable convolutions, global average pooling and dropout.
@@ -88,14 +103,15 @@ def mini_xception(
         residual = layers.Conv2D(size, 1, strides=2, padding="same", use_bias=False)(residual)
         x = layers.add([x, residual])
     x = layers.GlobalAveragePooling2D()(x)
-    x = layers.Dropout(0.5)(x)
-    return _classification_output(x, num_classes, "mini_xception", inputs)
+    x = layers.Dropout(dropout)(x)
+    return _classification_output(x, num_classes, "mini_xception", inputs, learning_rate)
 
 
 def residual_convnet(
     input_shape: Sequence[int],
     num_classes: int,
     block_filters: Sequence[int] = (32, 64, 128),
+    learning_rate: float = BOOK_LEARNING_RATE,
 ) -> keras.Model:
     """The book's small residual convnet: residual blocks (the last without pooling), each
     with a 1x1 projection when the shape changes, then global average pooling."""
@@ -113,13 +129,14 @@ def residual_convnet(
             residual = layers.Conv2D(filters, 1)(residual)
         x = layers.add([x, residual])
     x = layers.GlobalAveragePooling2D()(x)
-    return _classification_output(x, num_classes, "residual_convnet", inputs)
+    return _classification_output(x, num_classes, "residual_convnet", inputs, learning_rate)
 
 
 def mnist_convnet(
     input_shape: Sequence[int],
     num_classes: int,
     filters: Sequence[int] = (32, 64, 128),
+    learning_rate: float = BOOK_LEARNING_RATE,
 ) -> keras.Model:
     """The book's first convnet: Conv2D/MaxPooling pairs, a last Conv2D, Flatten, the head."""
     inputs = keras.Input(shape=tuple(input_shape), name="input")
@@ -129,4 +146,4 @@ def mnist_convnet(
         if index < len(filters) - 1:
             x = layers.MaxPooling2D(2)(x)
     x = layers.Flatten()(x)
-    return _classification_output(x, num_classes, "mnist_convnet", inputs)
+    return _classification_output(x, num_classes, "mnist_convnet", inputs, learning_rate)
