@@ -72,3 +72,96 @@ def registered():
         return RegistryStore(registry).register(manifest, b"not-onnx-" + run_id.encode()).version
 
     return register
+
+
+_S3_ENV = {
+    "AWS_ACCESS_KEY_ID": "kiln-test",
+    "AWS_SECRET_ACCESS_KEY": "kiln-test-secret",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    # A developer's own profile and config files must not leak into the tests.
+    "AWS_CONFIG_FILE": "/nonexistent/kiln-test-aws-config",
+    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/kiln-test-aws-credentials",
+}
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A real S3 API on 127.0.0.1: moto's ``ThreadedMotoServer`` on a free port, for the
+    whole session. Yields its endpoint URL (``http://127.0.0.1:PORT``).
+
+    For the session it sets ``AWS_ENDPOINT_URL`` to that endpoint, dummy
+    ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, ``AWS_DEFAULT_REGION`` and empty AWS
+    config files in ``os.environ``, so every S3 client in this process and in child processes
+    started after it (Ray workers, ``kiln`` subprocesses) reaches the server through the
+    standard credential chain, as it would reach MinIO or AWS. Missing moto is a skip
+    locally and a failure under ``CI=true``."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        skip_or_fail("moto[server] is not installed (pip install -e '.[test]')")
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    _make_moto_conditional_puts_atomic()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    env = {**_S3_ENV, "AWS_ENDPOINT_URL": url}
+    saved = {k: os.environ.get(k) for k in [*env, "AWS_PROFILE", "AWS_ENDPOINT_URL_S3"]}
+    os.environ.update(env)
+    for k in ("AWS_PROFILE", "AWS_ENDPOINT_URL_S3"):
+        os.environ.pop(k, None)
+    from kiln import storage
+
+    storage.reset()
+    yield url
+    server.stop()
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    storage.reset()
+
+
+@pytest.fixture
+def s3_bucket(s3_server):
+    """A fresh, empty bucket on the session's :func:`s3_server`; yields ``s3://<bucket>``.
+    Each test gets its own bucket name, so tests never see each other's objects."""
+    import uuid
+
+    from kiln import storage
+
+    name = f"kiln-test-{uuid.uuid4().hex[:12]}"
+    fs, _ = storage.filesystem(f"s3://{name}")
+    fs.mkdir(name)
+    yield f"s3://{name}"
+
+
+def _make_moto_conditional_puts_atomic() -> None:
+    """moto checks ``If-None-Match: *`` and stores the object in two steps, where S3 does both
+    atomically; concurrent conditional creates could then both succeed on moto. One lock around
+    moto's PUT handler (this process serves every client of the test server, child processes
+    included) gives the server S3's guarantee, which the registry race tests rely on."""
+    import functools
+    import threading
+
+    from moto.s3.responses import S3Response
+
+    if getattr(S3Response.put_object, "_kiln_atomic", False):
+        return
+    lock = threading.Lock()
+    original = S3Response.put_object
+
+    @functools.wraps(original)
+    def put_object(self, *args, **kwargs):
+        with lock:
+            return original(self, *args, **kwargs)
+
+    put_object._kiln_atomic = True  # type: ignore[attr-defined]
+    S3Response.put_object = put_object  # type: ignore[method-assign]

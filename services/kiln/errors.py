@@ -82,6 +82,20 @@ class IntegrityError(KilnError):
     code = "integrity"
 
 
+class StorageError(KilnError):
+    """An object store or filesystem could not do what was asked (kiln.storage raises it after
+    retrying transient faults). 502: the store behind Kiln failed or refused; 404 when the
+    object or bucket asked for does not exist."""
+
+    status = 502
+    code = "storage"
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        if status is not None:
+            self.status = status
+
+
 class ParityError(KilnError):
     """The exported ONNX model does not reproduce the Keras model within tolerance."""
 
