@@ -2,10 +2,10 @@
 (``import_path: kiln.serving.app:build_app``) and as ``kiln serve`` runs it.
 
 One deployment per task. With one task, that deployment is also the HTTP ingress; with several,
-a small ingress deployment routes to them by path and model name. Measured on this machine
-(SERVE-PERF.md and tests/benchmarks/bench_serving.py), the extra hop through an ingress costs
-about 30 % of throughput, so the single-task app skips it; several tasks need one HTTP entry
-because a Serve application has exactly one ingress.
+a small ingress deployment routes to them by path and model name. The extra hop through an
+ingress costs a good share of throughput (docs/benchmarks.md, tests/benchmarks/bench_serving.py),
+so the single-task app skips it; several tasks need one HTTP entry because a Serve application
+has exactly one ingress.
 """
 
 from __future__ import annotations

@@ -1,38 +1,29 @@
-"""One task's model(s) in a replica: load once, route between primary and canary, batch, answer.
+"""One task's model versions in a replica, and nothing but their life: load each version once
+(checked against its task and warmed up), switch between primary and canary atomically, say
+whether the replica is ready, and choose the version a request goes to.
 
-``TaskModel`` is plain Python (no Serve deployment), so the request path can be tested without a
-cluster; ``kiln.serving.deployments`` wraps it. A request is decoded and validated on its own
-first (``kiln.serving.tasks``/``oip``); only valid inputs reach the batcher, so one bad request
-never fails the batch it would have joined. Every path returns a Reply, never raises: a replica
-does not die of a request.
+Running requests is the batcher's (``kiln.serving.batcher``); answering them, per protocol, is
+``kiln.serving.task``. ``TaskModel`` is plain Python (no Serve deployment), so it is tested
+without a cluster.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import random
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
-from ray import serve
 
-from kiln.errors import InvalidInput, KilnError, NotFound, NotReady
-from kiln.registry import RegistryStore
-from kiln.serving import oip
-from kiln.serving.config import Batching, RuntimeConfig
+from kiln.errors import KilnError, NotFound, NotReady
+from kiln.registry import Manifest, RegistryStore
+from kiln.serving.config import RuntimeConfig
 from kiln.serving.metrics import ServingMetrics
-from kiln.serving.reply import Reply, error_reply, json_reply
 from kiln.serving.runtime import CPU, OnnxModel
-from kiln.serving.tasks import TaskCodec, codec_for
 
 log = logging.getLogger("kiln.serving")
-VERSION_HEADER = "X-Kiln-Model-Version"
-ROLE_HEADER = "X-Kiln-Model-Role"
 
 
 def route_bucket(route_key: str | None) -> float:
@@ -59,32 +50,14 @@ class TaskModel:
         self.metrics = metrics
         self.models: dict[int, OnnxModel] = {}
         # A second session per version on all the replica's threads, for a run while nothing
-        # else runs or waits: at concurrency 1 the mini-Xception answers in 3.5 instead of 4.8 ms,
-        # while under load single-threaded sessions side by side do more images per second.
+        # else runs or waits: at concurrency 1 it answers sooner, while under load
+        # single-threaded sessions side by side do more images per second (docs/benchmarks.md).
         self.solo: dict[int, OnnxModel] = {}
-        self._in_flight = 0  # model runs now, on the executor's threads
-        self._in_flight_lock = threading.Lock()
-        self._queued = 0  # requests between infer() and their answer (changed on the event loop)
-        self.codecs: dict[int, TaskCodec] = {}
         self.primary: int | None = None
         self.canary: int | None = None
         self.canary_percent = 0.0
         self.max_batch_size = 1
         self.started_at = time.time()
-        # onnxruntime releases the GIL: running it on worker threads keeps the event loop free to
-        # decode the next requests while batches run. ``streams`` batches run at once, each on
-        # ``intra_op_threads`` threads: on 2 CPU cores two single-threaded runs side by side
-        # beat one run on two threads by about a quarter (docs/benchmarks.md).
-        self._executor = ThreadPoolExecutor(max_workers=streams, thread_name_prefix="kiln-ort")
-        # One batch queue per instance: a class-level @serve.batch shares one queue (and its
-        # settings) between every TaskModel in the process.
-        # Its settings are replaced by every configure().
-        batching = Batching()
-        self._batched = serve.batch(
-            max_batch_size=batching.max_batch_size,
-            batch_wait_timeout_s=batching.batch_wait_timeout_s,
-            max_concurrent_batches=streams,
-        )(self._run_batches)
 
     # -- configuration (Serve's reconfigure) ---------------------------------------------
 
@@ -100,12 +73,10 @@ class TaskModel:
         self.canary_percent = config.canary_percent if canary is not None else 0.0
         for version in list(self.models):
             if version not in keep:
-                del self.models[version], self.codecs[version]
+                del self.models[version]
                 self.solo.pop(version, None)
         # One batch queue serves every version, so it batches no more than the slowest allows.
         self.max_batch_size = min(self._batch_limit(v, config.max_batch_size) for v in keep)
-        self._batched.set_max_batch_size(self.max_batch_size)
-        self._batched.set_batch_wait_timeout_s(config.batch_wait_timeout_s)
         log.info(
             "%s serves %s:%s (canary %s at %s%%), batches of up to %d (configured %d)",
             self.task,
@@ -136,7 +107,6 @@ class TaskModel:
                 self._warm_up(solo)
                 self.solo[resolved] = solo
             self.models[resolved] = model
-            self.codecs[resolved] = codec_for(loaded.manifest)
         return resolved
 
     def _batch_limit(self, version: int, configured: int) -> int:
@@ -191,6 +161,8 @@ class TaskModel:
             "started_at": self.started_at,
         }
 
+    # -- serving a request -----------------------------------------------------------------
+
     def choose(self, route_key: str | None, version: int | None = None) -> int:
         if not self.ready:
             raise NotReady(f"the {self.task} model is not loaded yet")
@@ -203,126 +175,10 @@ class TaskModel:
             return self.canary
         return self.primary  # type: ignore[return-value]
 
-    # -- requests --------------------------------------------------------------------------
+    def manifest(self, version: int) -> Manifest:
+        return self.models[version].manifest
 
-    async def predict_v1(
-        self, body: bytes, content_type: str, accept: str = "", route_key: str | None = None
-    ) -> Reply:
-        async def answer(version: int) -> Reply:
-            codec = self.codecs[version]
-            outputs = await self.infer(version, codec.parse_v1(body, content_type))
-            return codec.answer_v1(outputs, accept)
-
-        return await self._answer(answer, route_key, None)
-
-    async def infer_v2(
-        self,
-        body: bytes,
-        header_length: str | None,
-        version: int | None = None,
-        route_key: str | None = None,
-    ) -> Reply:
-        async def answer(chosen: int) -> Reply:
-            manifest = self.models[chosen].manifest
-            request = oip.parse_infer(body, header_length, manifest)
-            tensor = self.codecs[chosen].check_tensor(request.tensor)
-            return oip.infer_reply(request, manifest, await self.infer(chosen, tensor))
-
-        return await self._answer(answer, route_key, version)
-
-    def metadata_v2(self, version: int | None = None) -> Reply:
-        try:
-            chosen = self.choose(None, version) if version is not None else self.primary
-            if chosen is None:
-                raise NotReady(f"the {self.task} model is not loaded yet")
-            manifest = self.models[chosen].manifest
-            return json_reply(oip.model_metadata(manifest, sorted(self.models)))
-        except KilnError as e:
-            return error_reply(e)
-
-    async def _answer(self, answer: Any, route_key: str | None, version: int | None) -> Reply:
-        started = time.perf_counter()
-        chosen: int | str = "none"
-        try:
-            chosen = self.choose(route_key, version)
-            reply = await answer(chosen)
-        except KilnError as e:
-            reply = error_reply(e)
-        except Exception as e:  # a bug must cost one request, never the replica
-            log.exception("%s: unexpected error answering a request", self.task)
-            reply = error_reply(KilnError(f"internal error: {type(e).__name__}: {e}"))
-        reply.headers[VERSION_HEADER] = str(chosen)
-        reply.headers[ROLE_HEADER] = "canary" if chosen == self.canary else "primary"
-        if self.metrics is not None:
-            seconds = time.perf_counter() - started if reply.ok else None
-            self.metrics.observe_request(chosen, reply.status, seconds)
-        return reply
-
-    async def infer(self, version: int, batch: np.ndarray) -> np.ndarray:
-        model = self.models[version]
-        if batch.shape[0] == 0:
-            raise InvalidInput("the request holds no instances")
-        self._queued += 1
-        try:
-            result = await self._batched(
-                (version, np.ascontiguousarray(batch, dtype=model.input_dtype))
-            )
-        finally:
-            self._queued -= 1
-        if isinstance(result, Exception):
-            raise result
-        return result
-
-    async def _run_batches(
-        self, items: list[tuple[int, np.ndarray]]
-    ) -> list[np.ndarray | Exception]:
-        """Run queued requests together, one onnxruntime call per model version."""
-        results: list[np.ndarray | Exception | None] = [None] * len(items)
-        groups: dict[int, list[int]] = {}
-        for index, (version, _) in enumerate(items):
-            groups.setdefault(version, []).append(index)
-        loop = asyncio.get_running_loop()
-        for version, indices in groups.items():
-            arrays = [items[i][1] for i in indices]
-            outputs: list[np.ndarray | Exception]
-            try:
-                outputs = await loop.run_in_executor(self._executor, self._run, version, arrays)
-            except Exception as e:
-                log.warning(
-                    "%s: a batch of %d failed (%s); each item runs alone",
-                    self.task,
-                    len(indices),
-                    e,
-                )
-                outputs = [await self._run_alone(version, array) for array in arrays]
-            for i, output in zip(indices, outputs, strict=True):
-                results[i] = output
-            if self.metrics is not None:
-                self.metrics.observe_batch(version, len(indices))
-        return results  # type: ignore[return-value]
-
-    def _run(self, version: int, arrays: list[np.ndarray]) -> list[np.ndarray | Exception]:
-        with self._in_flight_lock:
-            self._in_flight += 1
-            # Alone: no other run, and no request waiting that another stream would pick up.
-            alone = self._in_flight == 1 and self._queued <= len(arrays)
-        try:
-            model = (self.solo.get(version) if alone else None) or self.models.get(version)
-            if model is None:
-                raise NotReady(f"version {version} was unloaded by a reconfiguration; retry")
-            outputs = model.run(np.concatenate(arrays) if len(arrays) > 1 else arrays[0])
-        finally:
-            with self._in_flight_lock:
-                self._in_flight -= 1
-        splits = np.cumsum([len(a) for a in arrays])[:-1]
-        parts: list[np.ndarray | Exception] = list(np.split(outputs, splits))
-        return parts
-
-    async def _run_alone(self, version: int, array: np.ndarray) -> np.ndarray | Exception:
-        loop = asyncio.get_running_loop()
-        try:
-            return (await loop.run_in_executor(self._executor, self._run, version, [array]))[0]
-        except KilnError as e:
-            return e
-        except Exception as e:
-            return InvalidInput(f"the model could not run on this input: {e}")
+    def session(self, version: int, alone: bool) -> OnnxModel | None:
+        """The session a run of ``version`` uses: the all-threads one when it runs alone (and
+        there is one), else the shared one; None once a reconfiguration unloaded it."""
+        return (self.solo.get(version) if alone else None) or self.models.get(version)

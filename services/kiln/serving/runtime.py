@@ -2,7 +2,7 @@
 
 A GPU is used only when onnxruntime was built with CUDA *and* a GPU is really there: asking for
 CUDA on a CPU-only machine makes onnxruntime log errors on every start. Session options follow
-what the serving measurements here found (SERVE-PERF.md): the CPU memory arena off, a fixed
+what the serving measurements found (docs/benchmarks.md): the CPU memory arena off, a fixed
 number of intra-op threads sized to the replica, and spin-waiting off, which halves a replica's
 CPU at low load without changing its throughput.
 """

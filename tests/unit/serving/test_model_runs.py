@@ -1,11 +1,13 @@
 """How a replica runs its model: the batch size it uses (the one its manifest records, capped by
-the configuration) and which of its two sessions a run uses. The models are the tiny real ONNX
-models of tiny_models.py; TaskModel is used without Serve (its batcher is not called here)."""
+the configuration) and which of its two sessions a batch runs on. The models are the tiny real
+ONNX models of tiny_models.py; TaskModel and Batcher are used without Serve (the batch queue
+itself is not called here)."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from kiln.serving.batcher import Batcher
 from kiln.serving.config import RuntimeConfig
 from kiln.serving.model import TaskModel
 
@@ -39,12 +41,13 @@ def test_a_run_alone_uses_every_thread_and_concurrent_runs_one_each(registry, ti
         table[1].run = lambda x, real=real, name=name: (used.append(name), real(x))[1]
     red = np.zeros((1, tiny.IMAGE, tiny.IMAGE, 3), dtype=np.float32)
     red[..., 0] = 255
-    (alone,) = model._run(1, [red])
-    model._queued = 3  # as if two more requests were waiting for the batcher
-    (before_others,) = model._run(1, [red])
-    model._queued, model._in_flight = 1, 1  # as if another stream were running a batch now
-    (beside,) = model._run(1, [red])
-    assert used == ["solo", "shared", "shared"] and model._in_flight == 1
+    batcher = Batcher("classification", model.session, 2)
+    (alone,) = batcher._run(1, [red])
+    batcher._queued = 3  # as if two more requests were waiting for the batcher
+    (before_others,) = batcher._run(1, [red])
+    batcher._queued, batcher._in_flight = 1, 1  # as if another stream were running a batch now
+    (beside,) = batcher._run(1, [red])
+    assert used == ["solo", "shared", "shared"] and batcher._in_flight == 1
     np.testing.assert_allclose(alone, before_others, atol=1e-6)
     np.testing.assert_allclose(alone, beside, atol=1e-6)
     assert alone.argmax() == 0  # red is a cat, whichever session answered

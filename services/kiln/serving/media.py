@@ -1,4 +1,6 @@
-"""Bytes to arrays and back: images (PNG/JPEG, base64), masks as PNG, CSV tables.
+"""Media decoding, whatever protocol carried it: images (PNG/JPEG, base64) to pixel arrays, masks
+to PNG, CSV text to rows. (The per-task request and answer formats of ``/v1`` are
+``kiln.serving.v1.formats``.)
 
 Every decoding failure becomes a ``kiln.errors`` subclass that says what was wrong and what was
 expected, so a bad body is a 4xx answer and never a crash of the replica.

@@ -11,22 +11,23 @@ import pytest
 from PIL import Image
 
 from kiln.errors import BadRequest, InvalidInput, PayloadTooLarge, UnsupportedMediaType
-from kiln.serving import codecs, schemas
-from kiln.serving.tasks import codec_for
+from kiln.serving import media
+from kiln.serving.v1 import types
+from kiln.serving.v1.formats import format_for
 
 
 @pytest.fixture(scope="module")
 def classification(tiny):
-    return codec_for(tiny.manifest("classification"))
+    return format_for(tiny.manifest("classification"))
 
 
 @pytest.fixture(scope="module")
 def forecasting(tiny):
-    return codec_for(tiny.manifest("forecasting"))
+    return format_for(tiny.manifest("forecasting"))
 
 
 def test_decodes_and_resizes_an_image_to_the_model_size(classification, tiny):
-    batch = classification.parse_v1(tiny.png((10, 20, 30), size=100), "image/png")
+    batch = classification.parse(tiny.png((10, 20, 30), size=100), "image/png")
     assert batch.shape == (1, 32, 32, 3) and batch.dtype == np.float32
     assert batch[0, 0, 0].tolist() == [10.0, 20.0, 30.0]
 
@@ -39,7 +40,7 @@ def test_a_greyscale_model_gets_one_channel(tiny):
             )
         }
     )
-    batch = codec_for(manifest).parse_v1(tiny.png((255, 255, 255)), "image/png")
+    batch = format_for(manifest).parse(tiny.png((255, 255, 255)), "image/png")
     assert batch.shape == (1, 32, 32, 1) and batch.max() == 255.0
 
 
@@ -47,39 +48,39 @@ def test_refuses_a_decompression_bomb_as_too_large():
     buffer = io.BytesIO()
     Image.new("L", (8000, 6000)).save(buffer, format="PNG")  # 48 Mpx, a few KB compressed
     with pytest.raises(PayloadTooLarge):
-        codecs.decode_image(buffer.getvalue(), 32, 32, 3)
+        media.decode_image(buffer.getvalue(), 32, 32, 3)
 
 
 @pytest.mark.parametrize("text", ["%%%not base64", "data:image/png;base64,!!!"])
 def test_refuses_broken_base64(classification, text):
     with pytest.raises(BadRequest, match="not valid base64"):
-        classification.parse_v1(json.dumps({"instances": [text]}).encode(), "application/json")
+        classification.parse(json.dumps({"instances": [text]}).encode(), "application/json")
 
 
 def test_accepts_a_data_url(classification, tiny):
     url = "data:image/png;base64," + base64.b64encode(tiny.png((1, 2, 3))).decode()
-    batch = classification.parse_v1(json.dumps({"instances": [url]}).encode(), "application/json")
+    batch = classification.parse(json.dumps({"instances": [url]}).encode(), "application/json")
     assert batch.shape == (1, 32, 32, 3)
 
 
 def test_refuses_ragged_lists_and_too_many_instances(classification, tiny):
     with pytest.raises(InvalidInput, match="regular shape"):
-        classification.parse_v1(b'{"instances": [[[1, 2], [3]]]}', "application/json")
+        classification.parse(b'{"instances": [[[1, 2], [3]]]}', "application/json")
     many = json.dumps({"instances": ["x"] * 65}).encode()
     with pytest.raises(InvalidInput, match="at most 64"):
-        classification.parse_v1(many, "application/json")
+        classification.parse(many, "application/json")
 
 
 def test_refuses_an_unknown_media_type(forecasting):
     with pytest.raises(UnsupportedMediaType, match="text/csv"):
-        forecasting.parse_v1(b"x", "image/png")
+        forecasting.parse(b"x", "image/png")
 
 
 def test_forecast_window_is_subsampled_and_normalised(forecasting, tiny):
     rows = tiny.rows(9.0, count=20)  # more rows than needed: the last 11 are used
     for i, row in enumerate(rows):
         row["T (degC)"] = float(i)
-    window = forecasting.parse_v1(json.dumps({"rows": rows}).encode(), "application/json")
+    window = forecasting.parse(json.dumps({"rows": rows}).encode(), "application/json")
     assert window.shape == (1, 6, 3)
     used = np.arange(9, 20, 2, dtype=np.float64)  # rows 9, 11, ..., 19
     assert np.allclose(window[0, :, 1], (used - tiny.MEANS[1]) / tiny.STDS[1], atol=1e-6)
@@ -89,21 +90,21 @@ def test_forecast_refuses_a_missing_value_in_a_later_row(forecasting, tiny):
     rows = tiny.rows(1.0)
     del rows[-1]["rh (%)"]
     with pytest.raises(InvalidInput, match="rh"):
-        forecasting.parse_v1(json.dumps({"rows": rows}).encode(), "application/json")
+        forecasting.parse(json.dumps({"rows": rows}).encode(), "application/json")
 
 
 def test_answers_match_their_documented_schemas(tiny):
-    classifier = codec_for(tiny.manifest("classification"))
-    answer = classifier.answer_v1(np.array([[0.9, 0.1]], dtype=np.float32), "").json()
-    schemas.ClassificationAnswer.model_validate(answer)
+    classifier = format_for(tiny.manifest("classification"))
+    answer = classifier.answer(np.array([[0.9, 0.1]], dtype=np.float32), "").json()
+    types.ClassificationAnswer.model_validate(answer)
     assert answer["predictions"][0]["label"] == "cat"
-    segmenter = codec_for(tiny.manifest("segmentation"))
+    segmenter = format_for(tiny.manifest("segmentation"))
     scores = np.zeros((1, 16, 16, 3), dtype=np.float32)
     scores[..., 2] = 1.0
-    schemas.SegmentationAnswer.model_validate(segmenter.answer_v1(scores, "").json())
-    forecaster = codec_for(tiny.manifest("forecasting"))
-    schemas.ForecastAnswer.model_validate(
-        forecaster.answer_v1(np.array([[3.25]], dtype=np.float32), "").json()
+    types.SegmentationAnswer.model_validate(segmenter.answer(scores, "").json())
+    forecaster = format_for(tiny.manifest("forecasting"))
+    types.ForecastAnswer.model_validate(
+        forecaster.answer(np.array([[3.25]], dtype=np.float32), "").json()
     )
 
 
@@ -118,13 +119,15 @@ def test_logits_are_turned_into_probabilities(classification):
 
 
 def test_openapi_lists_a_version_parameter_only_on_versioned_routes(tiny):
+    from kiln.serving.api import build_api
     from kiln.serving.auth import BearerAuth
-    from kiln.serving.http import build_api
+    from kiln.serving.dataplane import DataPlane
 
-    class NoBackend:
-        names: dict[str, str] = {}
+    class NoTask:  # building the routes calls nothing on a task
+        pass
 
-    document = build_api(NoBackend(), ["classification"], BearerAuth(None), 1024).openapi()  # type: ignore[arg-type]
+    plane = DataPlane({"classification": NoTask()}, {})  # type: ignore[dict-item]
+    document = build_api(plane, BearerAuth(None), 1024).openapi()
     plain = document["paths"]["/v2/models/{name}/infer"]["post"]["parameters"]
     versioned = document["paths"]["/v2/models/{name}/versions/{version}/infer"]["post"][
         "parameters"

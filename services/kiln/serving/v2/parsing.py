@@ -1,48 +1,16 @@
-"""The Open Inference Protocol v2 (KServe / Triton REST): typed tensors in and out, including the
-binary tensor data extension (``Inference-Header-Content-Length``), as stock clients speak it.
-"""
+"""Parsing an OIP v2 inference request, including the binary tensor data extension
+(``Inference-Header-Content-Length``), as stock clients send it."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from kiln.errors import BadRequest, InvalidInput
 from kiln.registry import Manifest
-from kiln.serving.reply import Reply, json_reply
-
-HEADER_LENGTH = "Inference-Header-Content-Length"
-DATATYPES: dict[str, Any] = {
-    "BOOL": np.bool_,
-    "UINT8": np.uint8,
-    "UINT16": np.uint16,
-    "UINT32": np.uint32,
-    "UINT64": np.uint64,
-    "INT8": np.int8,
-    "INT16": np.int16,
-    "INT32": np.int32,
-    "INT64": np.int64,
-    "FP16": np.float16,
-    "FP32": np.float32,
-    "FP64": np.float64,
-}
-TO_DATATYPE = {
-    "float32": "FP32",
-    "float64": "FP64",
-    "int64": "INT64",
-    "int32": "INT32",
-    "uint8": "UINT8",
-}
-
-
-@dataclass
-class InferRequest:
-    id: str | None
-    tensor: np.ndarray
-    binary_output: bool
+from kiln.serving.v2.types import DATATYPES, HEADER_LENGTH, TO_DATATYPE, ParsedInfer
 
 
 def split_body(body: bytes, header_length: str | None) -> tuple[Any, bytes]:
@@ -63,7 +31,7 @@ def split_body(body: bytes, header_length: str | None) -> tuple[Any, bytes]:
         raise BadRequest(f"the inference request header is not valid JSON: {e}") from e
 
 
-def parse_infer(body: bytes, header_length: str | None, manifest: Manifest) -> InferRequest:
+def parse_infer(body: bytes, header_length: str | None, manifest: Manifest) -> ParsedInfer:
     payload, binary = split_body(body, header_length)
     if not isinstance(payload, dict) or not isinstance(payload.get("inputs"), list):
         raise BadRequest('an inference request is a JSON object with an "inputs" list')
@@ -80,7 +48,17 @@ def parse_infer(body: bytes, header_length: str | None, manifest: Manifest) -> I
     expected = TO_DATATYPE.get(want.dtype, "FP32")
     if datatype != expected:
         raise InvalidInput(f"input datatype {datatype!r} does not match the model's {expected!r}")
-    dtype = DATATYPES[expected]
+    return ParsedInfer(
+        id=payload.get("id") if isinstance(payload.get("id"), str) else None,
+        tensor=tensor_of(spec, shape, datatype, binary),
+        binary_output=wants_binary(payload, manifest),
+    )
+
+
+def tensor_of(spec: dict[str, Any], shape: list[int], datatype: str, binary: bytes) -> np.ndarray:
+    """The input's values: its binary data when ``binary_data_size`` says so, else its JSON
+    ``data``, either way holding exactly ``shape``'s element count."""
+    dtype = DATATYPES[datatype]
     count = int(np.prod(shape)) if shape else 1
     parameters = spec.get("parameters") or {}
     if "binary_data_size" in parameters:
@@ -93,20 +71,14 @@ def parse_infer(body: bytes, header_length: str | None, manifest: Manifest) -> I
             raise InvalidInput(
                 f"{size} bytes of binary data do not hold a {datatype} tensor of shape {shape}"
             )
-        array = np.frombuffer(binary, dtype=dtype).reshape(shape)
-    else:
-        try:
-            array = np.asarray(spec.get("data"), dtype=dtype)
-        except (TypeError, ValueError) as e:
-            raise InvalidInput(f'"data" must be numbers of datatype {datatype}: {e}') from e
-        if array.size != count:
-            raise InvalidInput(f'"data" holds {array.size} values; shape {shape} needs {count}')
-        array = array.reshape(shape)
-    return InferRequest(
-        id=payload.get("id") if isinstance(payload.get("id"), str) else None,
-        tensor=array,
-        binary_output=wants_binary(payload, manifest),
-    )
+        return np.frombuffer(binary, dtype=dtype).reshape(shape)
+    try:
+        array = np.asarray(spec.get("data"), dtype=dtype)
+    except (TypeError, ValueError) as e:
+        raise InvalidInput(f'"data" must be numbers of datatype {datatype}: {e}') from e
+    if array.size != count:
+        raise InvalidInput(f'"data" holds {array.size} values; shape {shape} needs {count}')
+    return array.reshape(shape)
 
 
 def wants_binary(payload: dict[str, Any], manifest: Manifest) -> bool:
@@ -121,45 +93,3 @@ def wants_binary(payload: dict[str, Any], manifest: Manifest) -> bool:
         if name != known:
             raise InvalidInput(f"unknown output {name!r}; the model's output is {known!r}")
     return any(bool((o.get("parameters") or {}).get("binary_data")) for o in outputs)
-
-
-def infer_reply(request: InferRequest, manifest: Manifest, output: np.ndarray) -> Reply:
-    spec = manifest.outputs[0]
-    output = np.ascontiguousarray(output.astype(DATATYPES[TO_DATATYPE.get(spec.dtype, "FP32")]))
-    tensor: dict[str, Any] = {
-        "name": spec.name,
-        "datatype": TO_DATATYPE.get(spec.dtype, "FP32"),
-        "shape": list(output.shape),
-    }
-    head: dict[str, Any] = {
-        "model_name": manifest.name,
-        "model_version": str(manifest.version),
-        "outputs": [tensor],
-    }
-    if request.id is not None:
-        head["id"] = request.id
-    if not request.binary_output:
-        tensor["data"] = output.reshape(-1).tolist()
-        return json_reply(head)
-    raw = output.tobytes()
-    tensor["parameters"] = {"binary_data_size": len(raw)}
-    header = json.dumps(head, separators=(",", ":")).encode()
-    return Reply(200, header + raw, "application/octet-stream", {HEADER_LENGTH: str(len(header))})
-
-
-def model_metadata(manifest: Manifest, versions: list[int]) -> dict[str, Any]:
-    def tensor(spec: Any) -> dict[str, Any]:
-        return {
-            "name": spec.name,
-            "datatype": TO_DATATYPE.get(spec.dtype, "FP32"),
-            "shape": spec.shape,
-        }
-
-    return {
-        "name": manifest.name,
-        "versions": [str(v) for v in versions],
-        "platform": "onnxruntime_onnx",
-        "inputs": [tensor(s) for s in manifest.inputs],
-        "outputs": [tensor(s) for s in manifest.outputs],
-        "parameters": {"task": manifest.task, "architecture": manifest.architecture},
-    }

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from kiln.errors import BadRequest, InvalidInput
-from kiln.serving import oip
+from kiln.serving.v2 import parsing, replies, types
 
 
 @pytest.fixture(scope="module")
@@ -34,15 +34,15 @@ def binary_request(array: np.ndarray, size: int | None = None, binary_output=Tru
 
 def test_reads_binary_tensor_data_after_the_json_header(manifest):
     array = np.arange(18, dtype=np.float32).reshape(1, 6, 3)
-    request = oip.parse_infer(*binary_request(array), manifest)
+    request = parsing.parse_infer(*binary_request(array), manifest)
     assert np.array_equal(request.tensor, array) and request.binary_output
 
 
 def test_answers_in_binary_when_asked(manifest):
     array = np.zeros((2, 6, 3), dtype=np.float32)
-    request = oip.parse_infer(*binary_request(array), manifest)
-    reply = oip.infer_reply(request, manifest, np.array([[1.5], [2.5]], dtype=np.float32))
-    size = int(reply.headers[oip.HEADER_LENGTH])
+    request = parsing.parse_infer(*binary_request(array), manifest)
+    reply = replies.infer_reply(request, manifest, np.array([[1.5], [2.5]], dtype=np.float32))
+    size = int(reply.headers[types.HEADER_LENGTH])
     head = json.loads(reply.content[:size])
     assert head["outputs"][0]["parameters"]["binary_data_size"] == 8
     assert np.frombuffer(reply.content[size:], dtype=np.float32).tolist() == [1.5, 2.5]
@@ -52,12 +52,12 @@ def test_refuses_a_binary_size_that_does_not_match_the_body(manifest):
     array = np.zeros((1, 6, 3), dtype=np.float32)
     body, length = binary_request(array, size=999)
     with pytest.raises(BadRequest, match="binary_data_size"):
-        oip.parse_infer(body, length, manifest)
+        parsing.parse_infer(body, length, manifest)
 
 
 def test_refuses_a_header_length_beyond_the_body(manifest):
     with pytest.raises(BadRequest, match="Inference-Header-Content-Length"):
-        oip.parse_infer(b"{}", "50", manifest)
+        parsing.parse_infer(b"{}", "50", manifest)
 
 
 @pytest.mark.parametrize(
@@ -84,7 +84,7 @@ def test_refuses_a_header_length_beyond_the_body(manifest):
 )
 def test_refuses_malformed_tensors(manifest, tensor, error, words):
     with pytest.raises(error, match=words):
-        oip.parse_infer(json.dumps({"inputs": [tensor]}).encode(), None, manifest)
+        parsing.parse_infer(json.dumps({"inputs": [tensor]}).encode(), None, manifest)
 
 
 def test_refuses_an_unknown_requested_output(manifest):
@@ -93,10 +93,10 @@ def test_refuses_an_unknown_requested_output(manifest):
         "outputs": [{"name": "logits"}],
     }
     with pytest.raises(InvalidInput, match="unknown output"):
-        oip.parse_infer(json.dumps(body).encode(), None, manifest)
+        parsing.parse_infer(json.dumps(body).encode(), None, manifest)
 
 
 def test_metadata_lists_tensors_in_protocol_types(manifest):
-    metadata = oip.model_metadata(manifest, [1, 3])
+    metadata = replies.model_metadata(manifest, [1, 3])
     assert metadata["versions"] == ["1", "3"]
     assert metadata["inputs"] == [{"name": "input", "datatype": "FP32", "shape": [-1, 6, 3]}]

@@ -1,0 +1,125 @@
+"""One task answering both protocols in this process: a request is decoded and validated on its
+own (``kiln.serving.v1`` formats, ``kiln.serving.v2`` parsing), sent to the version the model
+chooses, run by the batcher, and answered in the request's protocol.
+
+Every path returns a Reply, never raises: a replica does not die of a request. ``ServedTask``
+implements ``kiln.serving.interface.TaskService``; ``kiln.serving.deployments`` makes it a
+Serve deployment.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import numpy as np
+
+from kiln.errors import InvalidInput, KilnError, NotReady
+from kiln.serving.batcher import Batcher
+from kiln.serving.config import RuntimeConfig
+from kiln.serving.inputs import check_tensor
+from kiln.serving.metrics import ServingMetrics
+from kiln.serving.model import TaskModel
+from kiln.serving.reply import Reply, error_reply, json_reply
+from kiln.serving.v1.formats import format_for
+from kiln.serving.v1.parsing import TaskFormat
+from kiln.serving.v1.types import PredictRequest
+from kiln.serving.v2.parsing import parse_infer
+from kiln.serving.v2.replies import infer_reply, model_metadata
+from kiln.serving.v2.types import InferRequest
+
+log = logging.getLogger("kiln.serving")
+VERSION_HEADER = "X-Kiln-Model-Version"
+ROLE_HEADER = "X-Kiln-Model-Role"
+Answer = Callable[[int], Awaitable[Reply]]
+
+
+class ServedTask:
+    def __init__(
+        self,
+        registry: str,
+        task: str,
+        name: str,
+        intra_op_threads: int = 1,
+        streams: int = 2,
+        metrics: ServingMetrics | None = None,
+    ) -> None:
+        self.metrics = metrics
+        self.model = TaskModel(registry, task, name, intra_op_threads, metrics, streams)
+        self.batcher = Batcher(task, self.model.session, streams, metrics)
+        self.formats: dict[int, TaskFormat] = {}
+
+    def configure(self, config: RuntimeConfig) -> None:
+        self.model.configure(config)
+        self.batcher.set_limits(self.model.max_batch_size, config.batch_wait_timeout_s)
+        self.formats = {v: self._format(v) for v in self.model.models}
+
+    # -- kiln.serving.interface.TaskService --------------------------------------------
+
+    async def predict_v1(self, request: PredictRequest) -> Reply:
+        async def answer(version: int) -> Reply:
+            task_format = self._format(version)
+            batch = task_format.parse(request.body, request.content_type)
+            return task_format.answer(await self.infer(version, batch), request.accept)
+
+        return await self._answer(answer, request.route_key, None)
+
+    async def infer_v2(self, request: InferRequest) -> Reply:
+        async def answer(version: int) -> Reply:
+            manifest = self.model.manifest(version)
+            parsed = parse_infer(request.body, request.header_length, manifest)
+            tensor = check_tensor(manifest, parsed.tensor)
+            return infer_reply(parsed, manifest, await self.infer(version, tensor))
+
+        return await self._answer(answer, request.route_key, request.version)
+
+    async def metadata_v2(self, version: int | None) -> Reply:
+        try:
+            chosen = self.model.choose(None, version) if version is not None else self.model.primary
+            if chosen is None:
+                raise NotReady(f"the {self.model.task} model is not loaded yet")
+            manifest = self.model.manifest(chosen)
+            return json_reply(model_metadata(manifest, sorted(self.model.models)))
+        except KilnError as e:
+            return error_reply(e)
+
+    async def ready(self) -> bool:
+        return self.model.ready
+
+    async def describe(self) -> dict[str, Any]:
+        return self.model.describe()
+
+    # -- the request path --------------------------------------------------------------
+
+    async def _answer(self, answer: Answer, route_key: str | None, version: int | None) -> Reply:
+        started = time.perf_counter()
+        chosen: int | str = "none"
+        try:
+            chosen = self.model.choose(route_key, version)
+            reply = await answer(chosen)
+        except KilnError as e:
+            reply = error_reply(e)
+        except Exception as e:  # a bug must cost one request, never the replica
+            log.exception("%s: unexpected error answering a request", self.model.task)
+            reply = error_reply(KilnError(f"internal error: {type(e).__name__}: {e}"))
+        reply.headers[VERSION_HEADER] = str(chosen)
+        reply.headers[ROLE_HEADER] = "canary" if chosen == self.model.canary else "primary"
+        if self.metrics is not None:
+            seconds = time.perf_counter() - started if reply.ok else None
+            self.metrics.observe_request(chosen, reply.status, seconds)
+        return reply
+
+    def _format(self, version: int) -> TaskFormat:
+        """The ``/v1`` format of a loaded version, made on its first request."""
+        found = self.formats.get(version)
+        if found is None:
+            found = self.formats[version] = format_for(self.model.manifest(version))
+        return found
+
+    async def infer(self, version: int, batch: np.ndarray) -> np.ndarray:
+        if batch.shape[0] == 0:
+            raise InvalidInput("the request holds no instances")
+        dtype = self.model.models[version].input_dtype
+        return await self.batcher.infer(version, np.ascontiguousarray(batch, dtype=dtype))

@@ -1,0 +1,125 @@
+"""The Open Inference Protocol v2's types: its datatypes and header, an inference request as it
+crosses to a task deployment, the parsed request, and pydantic models of the answers for the
+OpenAPI document."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+HEADER_LENGTH = "Inference-Header-Content-Length"
+DATATYPES: dict[str, Any] = {
+    "BOOL": np.bool_,
+    "UINT8": np.uint8,
+    "UINT16": np.uint16,
+    "UINT32": np.uint32,
+    "UINT64": np.uint64,
+    "INT8": np.int8,
+    "INT16": np.int16,
+    "INT32": np.int32,
+    "INT64": np.int64,
+    "FP16": np.float16,
+    "FP32": np.float32,
+    "FP64": np.float64,
+}
+TO_DATATYPE = {
+    "float32": "FP32",
+    "float64": "FP64",
+    "int64": "INT64",
+    "int32": "INT32",
+    "uint8": "UINT8",
+}
+
+
+@dataclass(frozen=True)
+class InferRequest:
+    """``POST /v2/models/{name}[/versions/{version}]/infer`` as the ingress hands it to the task's
+    deployment: the raw body, its JSON header's length when binary data follows, the pinned
+    version if any."""
+
+    body: bytes
+    header_length: str | None = None
+    version: int | None = None
+    route_key: str | None = None
+
+
+@dataclass
+class ParsedInfer:
+    """An inference request checked against the model's manifest."""
+
+    id: str | None
+    tensor: np.ndarray
+    binary_output: bool
+
+
+class TensorMetadata(BaseModel):
+    name: str
+    datatype: str
+    shape: list[int]
+
+
+class ModelMetadata(BaseModel):
+    name: str
+    versions: list[str]
+    platform: str
+    inputs: list[TensorMetadata]
+    outputs: list[TensorMetadata]
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class InferTensor(BaseModel):
+    name: str
+    datatype: str
+    shape: list[int]
+    data: list[Any] | None = None
+    parameters: dict[str, Any] | None = None
+
+
+class InferResponse(BaseModel):
+    model_name: str
+    model_version: str
+    id: str | None = None
+    outputs: list[InferTensor]
+
+
+class Health(BaseModel):
+    live: bool | None = None
+    ready: bool | None = None
+
+
+_TENSOR = {
+    "type": "object",
+    "required": ["name", "datatype", "shape"],
+    "properties": {
+        "name": {"type": "string"},
+        "datatype": {"type": "string", "example": "FP32"},
+        "shape": {"type": "array", "items": {"type": "integer"}},
+        "data": {"type": "array", "items": {}},
+        "parameters": {"type": "object"},
+    },
+}
+INFER_BODY = {
+    "application/json": {
+        "schema": {
+            "type": "object",
+            "required": ["inputs"],
+            "properties": {
+                "id": {"type": "string"},
+                "inputs": {"type": "array", "items": _TENSOR},
+                "outputs": {"type": "array", "items": {"type": "object"}},
+                "parameters": {"type": "object"},
+            },
+        }
+    },
+    "application/octet-stream": {
+        "schema": {
+            "type": "string",
+            "format": "binary",
+            "description": "A JSON header of Inference-Header-Content-Length bytes, then the "
+            "binary tensor data (the binary tensor data extension).",
+        }
+    },
+}
