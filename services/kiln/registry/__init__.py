@@ -7,7 +7,8 @@ from kiln.registry.manifest import (
     TensorSpec,
     TimeseriesPreprocessing,
 )
-from kiln.registry.store import LATEST, LoadedModel, RegistryStore, parse_ref
+from kiln.registry.names import LATEST, LoadedModel, parse_ref
+from kiln.registry.store import RegistryStore
 
 __all__ = [
     "LATEST",

@@ -17,7 +17,16 @@ This package imports neither TensorFlow nor Ray.
 
 from kiln.errors import StorageError
 from kiln.storage.filesystems import filesystem, pyarrow_filesystem, reset
-from kiln.storage.objects import delete, exists, list_dir, put_if_absent, read_bytes, write_bytes
+from kiln.storage.objects import (
+    delete,
+    exists,
+    list_dir,
+    put_if_absent,
+    read_bytes,
+    read_versioned,
+    write_bytes,
+    write_if_unchanged,
+)
 from kiln.storage.staging import default_cache_dir, stage
 from kiln.storage.trees import download_dir, upload_dir
 from kiln.storage.uris import is_remote, join
@@ -35,8 +44,10 @@ __all__ = [
     "put_if_absent",
     "pyarrow_filesystem",
     "read_bytes",
+    "read_versioned",
     "reset",
     "stage",
     "upload_dir",
     "write_bytes",
+    "write_if_unchanged",
 ]

@@ -6,6 +6,9 @@ import contextlib
 import os
 import tempfile
 import uuid
+from typing import Any
+
+from filelock import FileLock
 
 from kiln.storage import faults
 from kiln.storage.filesystems import filesystem
@@ -57,6 +60,55 @@ def put_if_absent(uri: str, data: bytes) -> bool:
     return won
 
 
+def read_versioned(uri: str) -> tuple[bytes, str] | None:
+    """``(content, tag)`` of ``uri``, or None if it does not exist. The tag (S3 ETag, GCS
+    generation, local inode/mtime/size) identifies the version read, for
+    :func:`write_if_unchanged`; if the object changes while being read, the tag is the older
+    one, so a conditional write based on it fails rather than overwrite the change."""
+    fs, path = filesystem(uri)
+
+    def read() -> tuple[bytes, str] | None:
+        try:
+            tag = _tag(fs, path, uri)
+            return fs.cat_file(path), tag
+        except FileNotFoundError:
+            _require_bucket(uri, fs, path, "reading")
+            return None
+
+    found: tuple[bytes, str] | None = faults.call(uri, "reading", read)
+    return found
+
+
+def write_if_unchanged(uri: str, data: bytes, tag: str | None) -> bool:
+    """Replace ``uri`` with ``data`` only if it is still the version ``tag`` from
+    :func:`read_versioned` (None: only if it still does not exist). True if written, False if
+    another writer changed it first (read again and decide again). S3 ``If-Match``, GCS
+    ``ifGenerationMatch``, locally a lock file beside the object."""
+    if tag is None:
+        return put_if_absent(uri, data)
+    fs, path = filesystem(uri)
+    proto = protocol(uri)
+
+    def replace() -> bool:
+        try:
+            if proto == "s3":
+                fs.pipe_file(path, data, IfMatch=tag)
+            elif proto == "gs":
+                _gcs_replace(fs, path, data, tag)
+            else:
+                return _replace_local(fs, path, data, tag, uri)
+            return True
+        except (FileExistsError, FileNotFoundError):
+            return False
+        except OSError as e:
+            if faults.aws_error(e)[0] == "PreconditionFailed":
+                return False
+            raise
+
+    written: bool = faults.call(uri, "writing (if unchanged)", replace)
+    return written
+
+
 def exists(uri: str) -> bool:
     """Whether an object or a directory (prefix) is at ``uri``. A missing bucket is an
     error, not False: it is a misconfiguration."""
@@ -101,6 +153,41 @@ def delete(uri: str, recursive: bool = False) -> None:
             fs.rm(path, recursive=recursive)
 
     faults.call(uri, "deleting", rm)
+
+
+def _tag(fs: Any, path: str, uri: str) -> str:
+    info = fs.info(path)
+    if not is_remote(uri):
+        st = os.stat(path)
+        return f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}"
+    return str(info.get("ETag") or info.get("generation") or info.get("etag"))
+
+
+def _replace_local(fs: Any, path: str, data: bytes, tag: str, uri: str) -> bool:
+    with FileLock(path + ".lock"):
+        try:
+            if _tag(fs, path, uri) != tag:
+                return False
+        except FileNotFoundError:
+            return False
+        _write_local(path, data)
+        return True
+
+
+def _gcs_replace(fs: Any, path: str, data: bytes, generation: str) -> None:
+    """One media upload with a generation precondition (gcsfs has no overwrite-if-match; a
+    failed precondition, HTTP 412, comes back as FileExistsError from gcsfs)."""
+    bucket, _, key = path.partition("/")
+    fs.call(
+        "POST",
+        f"{fs._location}/upload/storage/v1/b/{bucket}/o",
+        uploadType="media",
+        name=key,
+        ifGenerationMatch=str(generation),
+        data=data,
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    fs.invalidate_cache(path)
 
 
 def _require_bucket(uri: str, fs: object, path: str, doing: str) -> None:

@@ -1,4 +1,5 @@
-"""Real processes against one registry: racing registrations, and a writer killed mid-write."""
+"""Real processes against one registry (a local directory, or a bucket on a real S3 API: moto's
+server on 127.0.0.1): racing registrations, and a writer killed mid-write."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import signal
 import subprocess
 import sys
 import textwrap
+
+import pytest
 
 from kiln.registry import RegistryStore
 from kiln.registry.manifest import MODEL_FILE
@@ -60,8 +63,17 @@ _CRASH = textwrap.dedent(
 )
 
 
-def test_racing_registrations_get_distinct_versions(tmp_path):
-    registry = tmp_path / "registry"
+@pytest.fixture(params=["local", "s3"])
+def registry_uri(request, tmp_path) -> str:
+    """The same race on a local directory (file lock) and on S3 (conditional creates). The
+    S3 writers reach moto through the environment the s3_server fixture exported."""
+    if request.param == "s3":
+        return f"{request.getfixturevalue('s3_bucket')}/registry"
+    return str(tmp_path / "registry")
+
+
+def test_racing_registrations_get_distinct_versions(tmp_path, registry_uri):
+    registry = registry_uri
     barrier = tmp_path / "go"
     writers = 4
     children = [
@@ -86,6 +98,7 @@ def test_racing_registrations_get_distinct_versions(tmp_path):
     for version in claimed:
         loaded = store.load("racer", version)  # sha256 verified: bytes match their manifest
         assert loaded.onnx_bytes.startswith(f"model-from-{loaded.manifest.source_run}".encode())
+    assert store.latest_version("racer") == writers  # latest never left on an older version
 
 
 def test_a_killed_export_leaves_no_visible_version(tmp_path, manifest_factory):

@@ -1,12 +1,11 @@
-"""The versioned store on a real local directory, and on fsspec's in-memory filesystem, which
-takes the object-store code path (no rename, no lock) without needing a bucket."""
+"""The versioned store on a real local directory, and on a real S3 API (moto's server on
+127.0.0.1), which takes the object-store code path (no rename, no lock)."""
 
 from __future__ import annotations
 
 import json
 import os
 
-import fsspec
 import pytest
 
 from kiln.errors import ConfigError, IntegrityError, NotFound
@@ -23,12 +22,8 @@ def store(tmp_path) -> RegistryStore:
 
 
 @pytest.fixture
-def memory_store():
-    uri = f"memory://kiln-test-{os.getpid()}-{id(object())}"
-    yield RegistryStore(uri)
-    fs = fsspec.filesystem("memory")
-    if fs.exists(uri):
-        fs.rm(uri, recursive=True)
+def s3_store(s3_bucket):
+    return RegistryStore(f"{s3_bucket}/registry")
 
 
 def test_register_assigns_increasing_versions_and_moves_latest(store, manifest):
@@ -176,23 +171,23 @@ def test_parse_ref_refuses_bad_versions(ref):
         parse_ref(ref)
 
 
-def test_object_store_path_publishes_with_the_manifest_last(memory_store, manifest):
-    assert not memory_store.local
-    assert memory_store.register(manifest, ONNX).version == 1
-    assert memory_store.register(manifest, ONNX + b"2").version == 2
-    assert memory_store.load("pets-seg").onnx_bytes == ONNX + b"2"
-    memory_store.promote("pets-seg", 1)
-    assert memory_store.load("pets-seg").manifest.version == 1
+def test_object_store_path_publishes_with_the_manifest_last(s3_store, manifest):
+    assert not s3_store.local
+    assert s3_store.register(manifest, ONNX).version == 1
+    assert s3_store.register(manifest, ONNX + b"2").version == 2
+    assert s3_store.load("pets-seg").onnx_bytes == ONNX + b"2"
+    s3_store.promote("pets-seg", 1)
+    assert s3_store.load("pets-seg").manifest.version == 1
     # A model uploaded without its manifest (a crash between the two PUTs) is not a version.
-    memory_store.fs.pipe(memory_store._path("pets-seg", 3, MODEL_FILE), ONNX)
-    assert memory_store.versions("pets-seg") == [1, 2]
+    s3_store.fs.pipe(s3_store._path("pets-seg", 3, MODEL_FILE), ONNX)
+    assert s3_store.versions("pets-seg") == [1, 2]
 
 
-def test_object_store_detects_a_damaged_model(memory_store, manifest):
-    memory_store.register(manifest, ONNX)
-    memory_store.fs.pipe(memory_store._path("pets-seg", 1, MODEL_FILE), ONNX[:10])
+def test_object_store_detects_a_damaged_model(s3_store, manifest):
+    s3_store.register(manifest, ONNX)
+    s3_store.fs.pipe(s3_store._path("pets-seg", 1, MODEL_FILE), ONNX[:10])
     with pytest.raises(IntegrityError):
-        memory_store.load("pets-seg")
+        s3_store.load("pets-seg")
 
 
 def test_unknown_protocol_is_a_config_error():

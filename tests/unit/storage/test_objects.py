@@ -119,3 +119,15 @@ def test_pyarrow_filesystem_sees_the_same_objects(s3_bucket):
         f.write(b"written by pyarrow")
     assert storage.read_bytes(storage.join(s3_bucket, "ckpt", "b.txt")) == b"written by pyarrow"
     assert fs.get_file_info(path + "/a.txt").size == 3
+
+
+def test_write_if_unchanged_refuses_a_stale_version(root):
+    uri = storage.join(root, "latest")
+    assert storage.read_versioned(uri) is None
+    assert storage.write_if_unchanged(uri, b"1", None) is True
+    assert storage.write_if_unchanged(uri, b"x", None) is False  # exists now
+    content, tag = storage.read_versioned(uri)
+    assert content == b"1"
+    assert storage.write_if_unchanged(uri, b"2", tag) is True
+    assert storage.write_if_unchanged(uri, b"3", tag) is False  # another writer got there first
+    assert storage.read_bytes(uri) == b"2"
