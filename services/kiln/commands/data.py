@@ -52,7 +52,7 @@ def synth(kind: str, out: str, size: int | None, seed: int) -> None:
 
 @data.command()
 @click.option("--task", type=click.Choice(TASKS), required=True, help="The task to read for.")
-@click.argument("path", type=click.Path(exists=True))
+@click.argument("path")
 @click.option("--image-size", type=int, default=None, help="Resize images to this square side.")
 @click.option("--sequence-length", type=int, default=None, help="Forecasting window length.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole DatasetInfo as JSON.")
@@ -60,9 +60,9 @@ def synth(kind: str, out: str, size: int | None, seed: int) -> None:
 def inspect(
     task: str, path: str, image_size: int | None, sequence_length: int | None, as_json: bool
 ) -> None:
-    """Report what the loader finds in PATH.
+    """Report what the loader finds in PATH (a directory, or an s3:// / gs:// URI).
 
-    Loads PATH as training would and prints the layout, shapes, split sizes, the naive
+    Loads PATH as training would (staging an object-store dataset into the local cache) and prints the layout, shapes, split sizes, the naive
     baseline, the fingerprint, and every file skipped or converted (and why)."""
     from kiln.config import validate
     from kiln.data.info import LoadOptions

@@ -31,7 +31,9 @@ OVERRIDES = (
 @click.command(context_settings={"show_default": True})
 @click.option("--task", type=click.Choice(TASKS), help="What to learn.")
 @click.option("--model", help="Architecture (see `kiln models`), e.g. lstm, mini_xception.")
-@click.option("--data", type=click.Path(), help="Dataset in its real on-disk layout.")
+@click.option(
+    "--data", help="Dataset in its real on-disk layout: a directory, or an s3:// or gs:// URI."
+)
 @click.option("--epochs", type=int, help="Epochs to train (default 10).")
 @click.option("--batch-size", type=int, help="Batch size per worker (default 32).")
 @click.option("--workers", type=int, help="Ray Train workers (default 2).")

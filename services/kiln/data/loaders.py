@@ -4,12 +4,19 @@ It detects (or takes) the layout, dispatches to that layout's loader, and return
 ``(x, y)`` datasets with float32 inputs plus a ``DatasetInfo``. Each layout's recipe and its
 handling of messy files is documented in its own module: ``pets``, ``classification``
 (folder and MNIST) and ``jena`` / ``jena_csv``.
+
+``path`` may be an object-store URI (``s3://``, ``gs://``): the dataset is then staged into
+the node's scratch cache by :func:`kiln.storage.stage` (each Ray worker stages its own copy;
+workers on one node share the cache) and loaded from there by the same loaders, so the
+messy-data rules are the same. The returned info names the URI, not the cache.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
+from kiln import storage
 from kiln.data.classification import load_folder, load_mnist
 from kiln.data.info import TASK_LAYOUTS, LoadOptions
 from kiln.data.jena import load_jena
@@ -22,9 +29,22 @@ __all__ = ["Splits", "load_splits"]
 
 
 def load_splits(task: str, path: str | Path, options: LoadOptions | None = None) -> Splits:
-    """Train, validation and test datasets for ``task`` from the data at ``path``."""
+    """Train, validation and test datasets for ``task`` from the data at ``path`` (a local
+    path or an object-store URI)."""
+    if storage.is_remote(str(path)):
+        splits = _load_local(task, storage.stage(str(path)), options)
+        info = splits.info.model_copy(
+            update={
+                "root": str(path),
+                "fingerprint": splits.info.fingerprint.model_copy(update={"root": str(path)}),
+            }
+        )
+        return dataclasses.replace(splits, info=info)
+    return _load_local(task, Path(path).expanduser().resolve(), options)
+
+
+def _load_local(task: str, root: Path, options: LoadOptions | None) -> Splits:
     options = options or LoadOptions()
-    root = Path(path).expanduser().resolve()
     layout = options.layout or detect_layout(task, root)
     if layout not in TASK_LAYOUTS.get(task, ()):
         raise DataError(

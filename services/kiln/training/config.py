@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from kiln import storage
 from kiln.config import DEFAULT_RUNS_DIR, Task, load_yaml, validate
 from kiln.data.info import LoadOptions
 from kiln.errors import ConfigError, DataError
@@ -49,7 +50,10 @@ class TrainConfig(BaseModel):
 
     task: Task
     model: str
-    data: str = Field(description="directory holding the dataset in its real on-disk layout")
+    data: str = Field(
+        description="the dataset in its real on-disk layout: a directory, or an s3:// or gs:// "
+        "URI staged into the node's cache"
+    )
     data_options: LoadOptions = Field(
         default_factory=LoadOptions, description="passed to kiln.data.loaders.load_splits"
     )
@@ -125,7 +129,9 @@ def preflight(config: TrainConfig, *, gpus_available: int | None = None) -> str:
     from kiln.models.catalog import check
 
     check(config.task, config.model)
-    data = Path(config.data)
+    # An object-store dataset is staged into this node's cache (a clear StorageError if the
+    # bucket, object, endpoint or credentials are wrong); the workers re-use the cache.
+    data = storage.stage(config.data) if storage.is_remote(config.data) else Path(config.data)
     if not data.exists():
         raise ConfigError(f"data path {data} does not exist; give --data a dataset directory")
     try:
