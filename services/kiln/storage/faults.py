@@ -83,6 +83,8 @@ def translate(uri: str, doing: str, exc: BaseException, attempts: int = 1) -> St
     where = endpoint(protocol(uri))
     tried = f" ({attempts} attempts)" if attempts > 1 else ""
     code, status = aws_error(exc)
+    if not is_remote(uri) and isinstance(exc, PermissionError):
+        return StorageError(f"{uri}: permission denied while {doing}: {exc}", status=403)
     if _is_connection_fault(exc):
         return StorageError(
             f"{uri}: cannot reach the storage endpoint {where} while {doing}{tried}: "

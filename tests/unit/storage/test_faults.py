@@ -76,3 +76,12 @@ def test_transient_faults_that_outlast_the_retries(s3_bucket, faulty_proxy, fast
         storage.write_bytes(uri, b"x")
     assert str(e.value).startswith(f"{uri}: writing failed") and "5 attempts" in str(e.value)
     assert "SlowDown" in str(e.value)
+
+
+def test_local_faults_name_the_path(tmp_path):
+    missing = tmp_path / "nowhere" / "run.json"
+    with pytest.raises(StorageError, match=f"^{missing} does not exist") as e:
+        storage.read_bytes(str(missing))
+    assert e.value.status == 404
+    with pytest.raises(StorageError, match=f"^{tmp_path} is a directory, expected a file"):
+        storage.read_bytes(str(tmp_path))

@@ -66,3 +66,25 @@ def test_missing_dataset_and_bucket(s3_bucket, tmp_path):
         storage.stage(uri, tmp_path)
     with pytest.raises(StorageError, match="bucket 'kiln-none-such' does not exist"):
         storage.stage("s3://kiln-none-such/jena", tmp_path)
+
+
+def test_concurrent_stagers_on_one_node_download_each_object_once(s3_bucket, tmp_path, fetches):
+    """Ray Train workers on one node stage the same URI at once: they take turns on the
+    cache's lock, the first downloads, the others find the cache complete."""
+    import threading
+
+    data = storage.join(s3_bucket, "jena")
+    storage.write_bytes(storage.join(data, "jena_climate.csv"), b"Date Time,p (mbar)\n" * 500)
+    results = []
+
+    def worker() -> None:
+        results.append(storage.stage(data, tmp_path / "node-cache"))
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 4 and len(set(results)) == 1
+    assert fetches == [storage.join(data, "jena_climate.csv")]
+    assert (results[0] / "jena_climate.csv").read_bytes().startswith(b"Date Time")
