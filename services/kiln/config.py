@@ -1,21 +1,22 @@
 """Shared configuration pieces, TF-free. Each stage owns its own typed config model
 (``kiln.training.config``, ``kiln.export.config``, ``kiln.serving.config``); this module holds
-what they share: the task names, the environment read at entry points, and file loading.
+what they share: the task names (from the vocabulary, ``kiln.tasks``), the environment read at
+entry points, and file loading.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from kiln.errors import ConfigError
+from kiln.tasks import TASKS, Task
 
-Task = Literal["segmentation", "classification", "forecasting"]
-TASKS: tuple[str, ...] = ("segmentation", "classification", "forecasting")
+__all__ = ["TASKS", "Task", "load_yaml", "ray_address", "registry_uri", "validate"]
 
 DEFAULT_REGISTRY = "kiln-registry"
 DEFAULT_RUNS_DIR = "kiln-runs"

@@ -5,9 +5,11 @@ from __future__ import annotations
 import click
 
 from kiln.commands._common import kiln_errors
-from kiln.config import TASKS
+from kiln.tasks import SYNTHETIC_KINDS, TASKS
 
-SYNTH_KINDS = ("segmentation", "classification", "mnist", "forecasting")
+_SIZE_DEFAULTS = ", ".join(
+    f"{layout.synthetic_size} for {kind}" for kind, layout in SYNTHETIC_KINDS.items()
+)
 
 
 @click.group()
@@ -19,10 +21,11 @@ def data() -> None:
 @click.option(
     "--task",
     "kind",
-    type=click.Choice(SYNTH_KINDS),
+    type=click.Choice(list(SYNTHETIC_KINDS)),
     required=True,
-    help="Which layout: segmentation (Pets), classification (class folders), "
-    "mnist (.npz) or forecasting (Jena CSV).",
+    help="Which layout: "
+    + ", ".join(f"{kind} ({layout.name})" for kind, layout in SYNTHETIC_KINDS.items())
+    + ".",
 )
 @click.option(
     "--out",
@@ -35,7 +38,7 @@ def data() -> None:
     type=int,
     default=None,
     help="Images (pairs / digits) to write, or days of rows for forecasting. "
-    "Defaults: 48 pairs, 96 images, 1000 digits, 60 days.",
+    f"Defaults: {_SIZE_DEFAULTS}.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @kiln_errors

@@ -3,20 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import click
 
 from kiln.commands._common import kiln_errors
-
-# The dataset each catalog entry is sized for when counting its parameters: the book's shapes.
-_BOOK_IMAGES: dict[str, tuple[int, int, list[str]]] = {
-    "pets": (200, 3, ["foreground", "background", "outline"]),
-    "folder": (180, 3, ["cat", "dog"]),
-    "mnist": (28, 1, [str(digit) for digit in range(10)]),
-}
-_BOOK_JENA_COLUMNS = 14
-_BOOK_SEQUENCE_LENGTH = 120
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:
@@ -28,41 +18,6 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-def _book_info(layout: str) -> Any:
-    """A DatasetInfo with the book's shapes for ``layout`` (no data is read)."""
-    from kiln.data.info import DatasetInfo
-
-    common: dict[str, Any] = {
-        "layout": layout,
-        "root": "",
-        "split_counts": {"train": 0, "validation": 0, "test": 0},
-        "fingerprint": {"root": "", "file_count": 0, "total_bytes": 0, "sha256": ""},
-    }
-    if layout in _BOOK_IMAGES:
-        size, channels, names = _BOOK_IMAGES[layout]
-        return DatasetInfo.model_validate(
-            {
-                **common,
-                "task": "segmentation" if layout == "pets" else "classification",
-                "input_shape": [size, size, channels],
-                "num_classes": len(names),
-                "class_names": names,
-                "image_height": size,
-                "image_width": size,
-                "image_channels": channels,
-            }
-        )
-    return DatasetInfo.model_validate(
-        {
-            **common,
-            "task": "forecasting",
-            "input_shape": [_BOOK_SEQUENCE_LENGTH, _BOOK_JENA_COLUMNS],
-            "sequence_length": _BOOK_SEQUENCE_LENGTH,
-            "sampling_rate": 6,
-        }
-    )
-
-
 def _catalog_rows(with_params: bool) -> list[list[str]]:
     from kiln.models.catalog import ARCHITECTURES
 
@@ -72,7 +27,7 @@ def _catalog_rows(with_params: bool) -> list[list[str]]:
         if with_params:  # building a model imports TensorFlow: only when asked (the default)
             from kiln.models.build import parameter_count
 
-            params = f"{parameter_count(name, _book_info(arch.layouts[0])):,}"
+            params = f"{parameter_count(name):,}"  # at the book's shapes (kiln.tasks)
         rows.append([arch.task, name, ", ".join(arch.layouts), params, arch.description])
     return rows
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from kiln.commands._common import kiln_errors
-from kiln.config import TASKS
 from kiln.errors import BadRequest, KilnError, NotReady
+from kiln.tasks import TASKS
 
 TYPES = {
     ".png": "image/png",
@@ -38,33 +39,48 @@ def read_body(path: Path) -> tuple[bytes, str]:
     return data, kind
 
 
+def _describe_label(prefix: str, prediction: dict[str, Any], _: Path | None) -> list[str]:
+    ranked = sorted(prediction["probabilities"].items(), key=lambda kv: -kv[1])
+    others = ", ".join(f"{k} {v:.1%}" for k, v in ranked[1:4])
+    return [
+        f"{prefix}{prediction['label']} ({prediction['probability']:.1%})"
+        + (f"  — then {others}" if others else "")
+    ]
+
+
+def _describe_mask(prefix: str, prediction: dict[str, Any], target: Path | None) -> list[str]:
+    shares = ", ".join(f"{k} {v:.1%}" for k, v in prediction["shares"].items())
+    lines = [f"{prefix}mask {prediction['width']}x{prediction['height']}: {shares}"]
+    if target is not None:
+        target.write_bytes(base64.b64decode(prediction["mask_png"]))
+        lines.append(f"{prefix}mask written to {target} (pixel value = class index)")
+    return lines
+
+
+def _describe_value(prefix: str, prediction: dict[str, Any], _: Path | None) -> list[str]:
+    return [
+        f"{prefix}{prediction['target']} {prediction['horizon_hours']:g} h after "
+        f"the window: {prediction['value']:.2f} {prediction['unit']}"
+    ]
+
+
+# How each task's answer reads: (prefix, one prediction, where to write a mask) -> lines.
+DESCRIBE: dict[str, Callable[[str, dict[str, Any], Path | None], list[str]]] = {
+    "segmentation": _describe_mask,
+    "classification": _describe_label,
+    "forecasting": _describe_value,
+}
+
+
 def describe(task: str, answer: dict[str, Any], mask_out: Path | None) -> list[str]:
     lines = []
-    for i, prediction in enumerate(answer["predictions"]):
-        prefix = f"[{i}] " if len(answer["predictions"]) > 1 else ""
-        if task == "classification":
-            ranked = sorted(prediction["probabilities"].items(), key=lambda kv: -kv[1])
-            others = ", ".join(f"{k} {v:.1%}" for k, v in ranked[1:4])
-            lines.append(
-                f"{prefix}{prediction['label']} ({prediction['probability']:.1%})"
-                + (f"  — then {others}" if others else "")
-            )
-        elif task == "segmentation":
-            shares = ", ".join(f"{k} {v:.1%}" for k, v in prediction["shares"].items())
-            lines.append(f"{prefix}mask {prediction['width']}x{prediction['height']}: {shares}")
-            if mask_out is not None:
-                target = (
-                    mask_out
-                    if len(answer["predictions"]) == 1
-                    else mask_out.with_stem(f"{mask_out.stem}-{i}")
-                )
-                target.write_bytes(base64.b64decode(prediction["mask_png"]))
-                lines.append(f"{prefix}mask written to {target} (pixel value = class index)")
-        else:
-            lines.append(
-                f"{prefix}{prediction['target']} {prediction['horizon_hours']:g} h after "
-                f"the window: {prediction['value']:.2f} {prediction['unit']}"
-            )
+    predictions = answer["predictions"]
+    for i, prediction in enumerate(predictions):
+        prefix = f"[{i}] " if len(predictions) > 1 else ""
+        target = mask_out
+        if mask_out is not None and len(predictions) > 1:
+            target = mask_out.with_stem(f"{mask_out.stem}-{i}")
+        lines += DESCRIBE[task](prefix, prediction, target)
     return lines
 
 

@@ -8,11 +8,12 @@ import threading
 import click
 
 from kiln.commands._common import kiln_errors
-from kiln.config import TASKS, load_yaml, ray_address, registry_uri, validate
+from kiln.config import load_yaml, ray_address, registry_uri, validate
+from kiln.tasks import TASKS
 
 
 def parse_models(values: tuple[str, ...]) -> dict[str, str]:
-    models = {}
+    models: dict[str, str] = {}
     for value in values:
         task, sep, ref = value.partition("=")
         if not sep or task not in TASKS or not ref:

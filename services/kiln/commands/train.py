@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from kiln.commands._common import kiln_errors
-from kiln.config import TASKS
+from kiln.tasks import TASKS
 
 # Flag name -> TrainConfig field, for flags that override a --config file.
 OVERRIDES = (

@@ -8,24 +8,26 @@ knobs a user may turn on a loader; its defaults are the book's.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kiln.config import Task
+from kiln import tasks
+from kiln.tasks import Layout, Task
 
-Layout = Literal["pets", "folder", "mnist", "jena"]
-LAYOUTS: tuple[str, ...] = ("pets", "folder", "mnist", "jena")
+LAYOUTS: tuple[str, ...] = tuple(tasks.LAYOUTS)
 
 # Which layouts each task can read; the first one is what `kiln data synth` writes by default.
 TASK_LAYOUTS: dict[str, tuple[str, ...]] = {
-    "segmentation": ("pets",),
-    "classification": ("folder", "mnist"),
-    "forecasting": ("jena",),
+    name: spec.layout_names for name, spec in tasks.SPECS.items()
 }
 
 # The image side each layout is resized to unless the user says otherwise (the book's sizes).
-DEFAULT_IMAGE_SIZE: dict[str, int] = {"pets": 200, "folder": 180, "mnist": 28}
+DEFAULT_IMAGE_SIZE: dict[str, int] = {
+    name: layout.book_input[0]
+    for name, layout in tasks.LAYOUTS.items()
+    if tasks.SPECS[tasks.LAYOUT_TASK[name]].modality == "image"
+}
 
 
 Side = Annotated[int, Field(ge=1, le=8192)]
@@ -135,7 +137,7 @@ class DatasetInfo(_Model):
 
     @property
     def is_image(self) -> bool:
-        return self.task in ("segmentation", "classification")
+        return tasks.SPECS[self.task].modality == "image"
 
     @property
     def raw_rows(self) -> int:

@@ -11,9 +11,10 @@ Layouts (the real datasets' own):
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
-from kiln.config import TASKS
+from kiln import tasks
 from kiln.data.info import TASK_LAYOUTS, Fingerprint
 from kiln.errors import DataError
 
@@ -64,15 +65,26 @@ def _is_class_folder_root(path: Path) -> bool:
     return len(classes) >= 1 and all(_has_images(c) for c in classes)
 
 
+def _holds_pets(path: Path) -> bool:
+    return (path / "images").is_dir() and (path / "annotations" / "trimaps").is_dir()
+
+
+def _holds_folder(path: Path) -> bool:
+    return path.is_dir() and _is_class_folder_root(path)
+
+
+# How to recognise each layout on disk (file names only).
+DETECTORS: dict[str, Callable[[Path], bool]] = {
+    "pets": _holds_pets,
+    "folder": _holds_folder,
+    "mnist": lambda path: mnist_npz(path) is not None,
+    "jena": lambda path: jena_csv(path) is not None,
+}
+
+
 def holds(layout: str, path: Path) -> bool:
     """Whether ``path`` holds data in ``layout``."""
-    if layout == "pets":
-        return (path / "images").is_dir() and (path / "annotations" / "trimaps").is_dir()
-    if layout == "folder":
-        return path.is_dir() and _is_class_folder_root(path)
-    if layout == "mnist":
-        return mnist_npz(path) is not None
-    return jena_csv(path) is not None
+    return DETECTORS[layout](path)
 
 
 def detect_layout(task: str, path: str | Path) -> str:
@@ -82,8 +94,9 @@ def detect_layout(task: str, path: str | Path) -> str:
     The task's own layouts are tried first (a stray ``labels.csv`` next to class folders does
     not make them a Jena dataset); other layouts are looked at only to explain a refusal.
     """
-    if task not in TASKS:
-        raise DataError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+    if task not in tasks.SPECS:
+        raise DataError(f"unknown task {task!r}; expected one of {', '.join(tasks.TASKS)}")
+    hint = tasks.SPECS[task].layout_hint
     path = Path(path)
     if not path.exists():
         raise DataError(f"data path {path} does not exist")
@@ -96,20 +109,12 @@ def detect_layout(task: str, path: str | Path) -> str:
     if found is not None:
         raise DataError(
             f"{path} holds {found!r} data, which the {task} task cannot read; "
-            f"expected the {' or '.join(expected)} layout ({_LAYOUT_HINTS[task]})"
+            f"expected the {' or '.join(expected)} layout ({hint})"
         )
     raise DataError(
         f"{path} holds no recognised {task} data; expected the {' or '.join(expected)} "
-        f"layout ({_LAYOUT_HINTS[task]})"
+        f"layout ({hint})"
     )
-
-
-_LAYOUT_HINTS = {
-    "segmentation": "images/*.jpg with annotations/trimaps/*.png",
-    "classification": "class sub-folders of images, or an .npz with x_train, y_train, "
-    "x_test, y_test",
-    "forecasting": "one Jena climate .csv",
-}
 
 
 def fingerprint(root: Path, files: list[Path]) -> Fingerprint:

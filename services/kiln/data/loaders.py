@@ -14,6 +14,7 @@ messy-data rules are the same. The returned info names the URI, not the cache.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
 from kiln import storage
@@ -51,16 +52,27 @@ def _load_local(task: str, root: Path, options: LoadOptions | None) -> Splits:
             f"the {layout!r} layout does not hold {task} data; expected one of "
             f"{', '.join(TASK_LAYOUTS.get(task, ())) or 'a known task'}"
         )
-    if layout == "pets":
-        return load_pets(root, options)
-    if layout == "folder":
-        return load_folder(root, options)
-    if layout == "mnist":
-        npz = mnist_npz(root)
-        if npz is None:
-            raise DataError(f"{root} holds no single .npz file; expected mnist.npz")
-        return load_mnist(npz, root, options)
+    return LOADERS[layout](root, options)
+
+
+def _load_mnist(root: Path, options: LoadOptions) -> Splits:
+    npz = mnist_npz(root)
+    if npz is None:
+        raise DataError(f"{root} holds no single .npz file; expected mnist.npz")
+    return load_mnist(npz, root, options)
+
+
+def _load_jena(root: Path, options: LoadOptions) -> Splits:
     csv = jena_csv(root)
     if csv is None:
         raise DataError(f"{root} holds no single .csv file; expected jena_climate_2009_2016.csv")
     return load_jena(csv, root, options)
+
+
+# Each layout's loader: (dataset root, options) -> splits.
+LOADERS: dict[str, Callable[[Path, LoadOptions], Splits]] = {
+    "pets": load_pets,
+    "folder": load_folder,
+    "mnist": _load_mnist,
+    "jena": _load_jena,
+}

@@ -10,20 +10,24 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from kiln.data.synthetic_images import write_folder, write_mnist, write_pets
 from kiln.data.synthetic_jena import write_jena
 from kiln.errors import ConfigError
+from kiln.tasks import SYNTHETIC_KINDS
 
-# kind -> (layout, default size, what the size counts, writer)
-KINDS = {
-    "segmentation": ("pets", 48, "image/trimap pairs", write_pets),
-    "classification": ("folder", 96, "images over 2 classes", write_folder),
-    "mnist": ("mnist", 1000, "training digits (+1/4 as many test digits)", write_mnist),
-    "forecasting": ("jena", 60, "days of 10-minute rows", write_jena),
+# Each layout's writer: (directory, size, seed) -> the files written. The kinds, their default
+# sizes and units come from the vocabulary (``kiln.tasks.LayoutSpec``).
+WRITERS: dict[str, Callable[[Path, int, int], list[Path]]] = {
+    "pets": write_pets,
+    "folder": write_folder,
+    "mnist": write_mnist,
+    "jena": write_jena,
 }
+KINDS: tuple[str, ...] = tuple(SYNTHETIC_KINDS)
 
 
 @dataclass(frozen=True)
@@ -53,13 +57,13 @@ def write_synthetic(
     which must not exist or be empty."""
     if kind not in KINDS:
         raise ConfigError(f"unknown synthetic dataset {kind!r}; expected one of {', '.join(KINDS)}")
-    layout, default_size, unit, writer = KINDS[kind]
-    size = default_size if size is None else size
-    minimum = 8 if kind != "forecasting" else 20
-    if size < minimum:
+    spec = SYNTHETIC_KINDS[kind]
+    layout, unit, writer = spec.name, spec.synthetic_unit, WRITERS[spec.name]
+    size = spec.synthetic_size if size is None else size
+    if size < spec.synthetic_minimum:
         raise ConfigError(
-            f"--size {size} is too small for {kind}: need at least {minimum} {unit} so every "
-            "split gets data"
+            f"--size {size} is too small for {kind}: need at least {spec.synthetic_minimum} "
+            f"{unit} so every split gets data"
         )
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):

@@ -17,6 +17,8 @@ import httpx
 import numpy as np
 from PIL import Image
 
+from kiln.tasks import SPECS
+
 
 @dataclass
 class Served:
@@ -59,7 +61,7 @@ def serve_images(url: str, task: str, images: list[np.ndarray], class_names: lis
         for image in images:
             answer, seconds = _post(client, task, png_bytes(image), "image/png")
             prediction = answer["predictions"][0]
-            if task == "classification":
+            if SPECS[task].answer == "label":
                 served.outputs.append(
                     class_names.index(prediction["label"])
                     if prediction["label"] in class_names
@@ -73,12 +75,12 @@ def serve_images(url: str, task: str, images: list[np.ndarray], class_names: lis
     return served
 
 
-def serve_windows(url: str, windows: list[list[dict[str, float]]]) -> Served:
+def serve_windows(url: str, task: str, windows: list[list[dict[str, float]]]) -> Served:
     served = Served()
     with httpx.Client(base_url=url, timeout=60) as client:
         for rows in windows:
             content = httpx.Request("POST", url, json={"rows": rows}).content
-            answer, seconds = _post(client, "forecasting", content, "application/json")
+            answer, seconds = _post(client, task, content, "application/json")
             served.outputs.append(float(answer["predictions"][0]["value"]))
             served.v1_seconds.append(seconds)
             served.version = answer["_version"]

@@ -11,14 +11,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kiln.config import Task
+from kiln.tasks import TASKS, Task
 
 
 class TaskPlan(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
     task: Task
-    kind: str  # the synthetic dataset kind (kiln.data.synthetic.KINDS)
+    kind: str  # the synthetic dataset kind (kiln.tasks.SYNTHETIC_KINDS)
     size: int  # how much synthetic data (images, or days of rows)
     model: str
     model_options: dict[str, Any] = Field(default_factory=dict)
@@ -29,9 +29,10 @@ class TaskPlan(BaseModel):
     early_stopping_patience: int = 5
 
 
-def _plans(scale: Literal["quick", "tiny"]) -> list[TaskPlan]:
+def plans_by_task(scale: Literal["quick", "tiny"]) -> dict[str, TaskPlan]:
+    """What the demo trains for each task at ``scale``."""
     tiny = scale == "tiny"
-    return [
+    plans = [
         TaskPlan(
             task="segmentation",
             kind="segmentation",
@@ -74,10 +75,10 @@ def _plans(scale: Literal["quick", "tiny"]) -> list[TaskPlan]:
             steps_per_epoch=5 if tiny else 60,
         ),
     ]
+    return {plan.task: plan for plan in plans}
 
 
 BUDGETS = ("quick", "tiny")
-ALL_TASKS: tuple[Task, ...] = ("segmentation", "classification", "forecasting")
 
 
 class DemoConfig(BaseModel):
@@ -85,7 +86,7 @@ class DemoConfig(BaseModel):
 
     out: str = "demo-output"
     budget: Literal["quick", "tiny"] = "quick"
-    tasks: list[Task] = Field(default_factory=lambda: list(ALL_TASKS))
+    tasks: list[Task] = Field(default_factory=lambda: list(TASKS))
     workers: int = Field(default=2, ge=1)
     host: str = "127.0.0.1"
     port: int = 8000
@@ -93,4 +94,4 @@ class DemoConfig(BaseModel):
     seed: int = 0
 
     def plans(self) -> list[TaskPlan]:
-        return [plan for plan in _plans(self.budget) if plan.task in self.tasks]
+        return [plan for plan in plans_by_task(self.budget).values() if plan.task in self.tasks]

@@ -4,6 +4,7 @@ printed as one table and written to ``summary.json``."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,32 +44,35 @@ class DemoResult:
     server: Any = None
 
 
-def score(
-    task: str, samples: Samples, served: client.Served
-) -> tuple[str, float, str, float, bool]:
-    v2 = served.v2_outputs
-    assert v2 is not None
-    if task == "forecasting":
-        truth, predicted = np.asarray(samples.truth), np.asarray(served.outputs)
-        agree = bool(np.allclose(v2.reshape(-1), predicted, atol=1e-2))
-        return (
-            "MAE °C",
-            float(np.abs(predicted - truth).mean()),
-            "naive MAE",
-            float(np.abs(np.asarray(samples.naive) - truth).mean()),
-            agree,
-        )
-    if task == "segmentation":
-        truth, predicted = np.stack(samples.truth), np.stack(served.outputs)
-        majority = np.bincount(truth.reshape(-1)).max() / truth.size
-        agree = bool((v2.argmax(axis=-1) == predicted).mean() > 0.999)
-        return (
-            "pixel acc.",
-            float((predicted == truth).mean()),
-            "majority class",
-            float(majority),
-            agree,
-        )
+Score = tuple[str, float, str, float, bool]
+
+
+def _score_forecast(samples: Samples, served: client.Served, v2: np.ndarray) -> Score:
+    truth, predicted = np.asarray(samples.truth), np.asarray(served.outputs)
+    agree = bool(np.allclose(v2.reshape(-1), predicted, atol=1e-2))
+    return (
+        "MAE °C",
+        float(np.abs(predicted - truth).mean()),
+        "naive MAE",
+        float(np.abs(np.asarray(samples.naive) - truth).mean()),
+        agree,
+    )
+
+
+def _score_masks(samples: Samples, served: client.Served, v2: np.ndarray) -> Score:
+    truth, predicted = np.stack(samples.truth), np.stack(served.outputs)
+    majority = np.bincount(truth.reshape(-1)).max() / truth.size
+    agree = bool((v2.argmax(axis=-1) == predicted).mean() > 0.999)
+    return (
+        "pixel acc.",
+        float((predicted == truth).mean()),
+        "majority class",
+        float(majority),
+        agree,
+    )
+
+
+def _score_labels(samples: Samples, served: client.Served, v2: np.ndarray) -> Score:
     truth, predicted = np.asarray(samples.truth), np.asarray(served.outputs)
     scores = v2.reshape(len(v2), -1)
     v2_labels = (scores[:, 0] > 0.5).astype(int) if scores.shape[1] == 1 else scores.argmax(1)
@@ -80,6 +84,20 @@ def score(
         float(majority),
         bool((v2_labels == predicted).all()),
     )
+
+
+# Each task's served metric, its baseline, and whether /v1 and OIP v2 agree.
+SCORES: dict[str, Callable[[Samples, client.Served, np.ndarray], Score]] = {
+    "segmentation": _score_masks,
+    "classification": _score_labels,
+    "forecasting": _score_forecast,
+}
+
+
+def score(task: str, samples: Samples, served: client.Served) -> Score:
+    v2 = served.v2_outputs
+    assert v2 is not None
+    return SCORES[task](samples, served, v2)
 
 
 def report(result: DemoResult, console: Console) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +18,9 @@ from rich.console import Console
 from kiln.demo import client, plots
 from kiln.demo.plan import DemoConfig, TaskPlan
 from kiln.demo.report import DemoResult, TaskOutcome, report, score
-from kiln.demo.samples import image_samples, window_samples
+from kiln.demo.samples import Samples, image_samples, window_samples
 from kiln.registry import Manifest
+from kiln.tasks import SPECS
 
 
 def run_demo(
@@ -153,6 +155,37 @@ def _serve(config: DemoConfig, out: Path, manifests: dict[str, Manifest]):
     return launch.start(args, host=config.host, port=config.port)
 
 
+def _plot_overlay(out: Path, samples: Samples, served: client.Served, _: Manifest) -> Path:
+    path = out / "segmentation_overlay.png"
+    plots.segmentation_overlay(samples.inputs, samples.truth, served.outputs, path)
+    return path
+
+
+def _plot_forecast(out: Path, samples: Samples, served: client.Served, _: Manifest) -> Path:
+    path = out / "forecast_vs_truth.png"
+    plots.forecast_vs_truth(samples.truth, served.outputs, samples.naive, path)
+    return path
+
+
+def _plot_confusion(out: Path, samples: Samples, served: client.Served, manifest: Manifest) -> Path:
+    path = out / "confusion_matrix.png"
+    names = list(manifest.preprocessing.class_names)  # type: ignore[union-attr]
+    matrix = np.zeros((len(names), len(names)), dtype=int)
+    for truth, predicted in zip(samples.truth, served.outputs, strict=True):
+        if predicted >= 0:
+            matrix[truth, predicted] += 1
+    plots.confusion_matrix(matrix.tolist(), names, path)
+    return path
+
+
+# The plot each task's served answers are drawn as.
+PLOTS: dict[str, Callable[[Path, Samples, client.Served, Manifest], Path]] = {
+    "segmentation": _plot_overlay,
+    "classification": _plot_confusion,
+    "forecasting": _plot_forecast,
+}
+
+
 def _exercise(
     config: DemoConfig,
     plan: TaskPlan,
@@ -164,9 +197,9 @@ def _exercise(
 ) -> tuple[TaskOutcome, list[Path]]:
     data, count = out / "data" / plan.task, config.requests_per_task
     drawn = [p for p in [plots.copy_learning_curves(run_dir, plan.task, out)] if p]
-    if plan.task == "forecasting":
+    if SPECS[plan.task].modality == "timeseries":
         samples = window_samples(data, plan.data_options, manifest, count)
-        served = client.serve_windows(url, samples.inputs)
+        served = client.serve_windows(url, plan.task, samples.inputs)
     else:
         samples = image_samples(plan.task, data, plan.data_options, count)
         class_names = list(manifest.preprocessing.class_names)  # type: ignore[union-attr]
@@ -174,20 +207,7 @@ def _exercise(
     assert samples.tensors is not None
     client.infer_v2(url, manifest.name, samples.tensors, served)
     metric, value, baseline_name, baseline, agree = score(plan.task, samples, served)
-    if plan.task == "segmentation":
-        drawn.append(out / "segmentation_overlay.png")
-        plots.segmentation_overlay(samples.inputs, samples.truth, served.outputs, drawn[-1])
-    elif plan.task == "forecasting":
-        drawn.append(out / "forecast_vs_truth.png")
-        plots.forecast_vs_truth(samples.truth, served.outputs, samples.naive, drawn[-1])
-    else:
-        drawn.append(out / "confusion_matrix.png")
-        names = list(manifest.preprocessing.class_names)  # type: ignore[union-attr]
-        matrix = np.zeros((len(names), len(names)), dtype=int)
-        for truth, predicted in zip(samples.truth, served.outputs, strict=True):
-            if predicted >= 0:
-                matrix[truth, predicted] += 1
-        plots.confusion_matrix(matrix.tolist(), names, drawn[-1])
+    drawn.append(PLOTS[plan.task](out, samples, served, manifest))
     parity = manifest.parity
     return TaskOutcome(
         task=plan.task,

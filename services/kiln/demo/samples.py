@@ -14,6 +14,7 @@ import numpy as np
 
 from kiln.data.info import LoadOptions
 from kiln.registry import Manifest, TimeseriesPreprocessing
+from kiln.tasks import SPECS
 
 
 @dataclass
@@ -36,7 +37,7 @@ def image_samples(task: str, data: Path, options: dict, count: int) -> Samples:
         samples.inputs.append(x)
         samples.truth.append(
             y.squeeze().astype(np.int64)
-            if task == "segmentation"
+            if SPECS[task].answer == "mask"
             else int(np.asarray(y).reshape(-1)[0])
         )
     samples.tensors = np.stack(samples.inputs).astype(np.float32)

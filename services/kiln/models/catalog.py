@@ -1,123 +1,127 @@
 """The catalog of model architectures Kiln offers, TF-free.
 
 The CLI, the training config, the operator's CR validation and `kiln models list` all name
-models through this table; the Keras builders live in ``kiln.models.build`` and are imported
-only when a model is actually built.
+models through this table. Each row names its Keras builder by import path; ``kiln.models.build``
+imports it only when a model is actually built. Adding an architecture is one builder function
+and one row here (``docs/architecture.md``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kiln.config import TASKS
 from kiln.errors import ConfigError
+from kiln.tasks import TASKS
 
 
 @dataclass(frozen=True)
 class Architecture:
-    """One buildable model: its task, the data layouts it fits, and what it is."""
+    """One buildable model: its task, the data layouts it fits, its Keras builder, and what it
+    is. ``builder`` is ``"module:function"``; the function takes ``input_shape`` (and
+    ``num_classes`` if the task has classes) plus its own size knobs with the book's defaults.
+    Its input shape and class count for `kiln models list` are those of its first layout
+    (``kiln.tasks.LayoutSpec.book_input``)."""
 
     name: str
     task: str
     layouts: tuple[str, ...]
+    builder: str
     description: str
     loss: str
-    # The book's input (without the batch dimension) and class count, for `kiln models list`.
-    reference_input: tuple[int, ...] = ()
-    reference_classes: int = 0
 
+
+_VISION = "kiln.models.vision"
+_TIMESERIES = "kiln.models.timeseries"
+_CLASSIFICATION_LOSS = "binary_crossentropy (2 classes) / sparse_categorical_crossentropy"
 
 ARCHITECTURES: dict[str, Architecture] = {
     arch.name: arch
     for arch in (
         Architecture(
-            "segmentation_convnet",
-            "segmentation",
-            ("pets",),
-            "Strided-conv encoder (64-64-128-128-256-256) and Conv2DTranspose decoder, "
-            "per-pixel softmax over the trimap classes (DLwP ch. 9).",
-            "sparse_categorical_crossentropy",
-            (200, 200, 3),
-            3,
+            name="segmentation_convnet",
+            task="segmentation",
+            layouts=("pets",),
+            builder=f"{_VISION}:segmentation_convnet",
+            description="Strided-conv encoder (64-64-128-128-256-256) and Conv2DTranspose "
+            "decoder, per-pixel softmax over the trimap classes (DLwP ch. 9).",
+            loss="sparse_categorical_crossentropy",
         ),
         Architecture(
-            "mini_xception",
-            "classification",
-            ("folder", "mnist"),
-            "Augmentation (flip, rotation, zoom), Rescaling, 5x5 stem, residual blocks of "
-            "BatchNorm/ReLU/SeparableConv2D x2 + MaxPooling for 32..512, GAP, Dropout 0.5.",
-            "binary_crossentropy (2 classes) / sparse_categorical_crossentropy",
-            (180, 180, 3),
-            2,
+            name="mini_xception",
+            task="classification",
+            layouts=("folder", "mnist"),
+            builder=f"{_VISION}:mini_xception",
+            description="Augmentation (flip, rotation, zoom), Rescaling, 5x5 stem, residual "
+            "blocks of BatchNorm/ReLU/SeparableConv2D x2 + MaxPooling for 32..512, GAP, "
+            "Dropout 0.5.",
+            loss=_CLASSIFICATION_LOSS,
         ),
         Architecture(
-            "residual_convnet",
-            "classification",
-            ("folder", "mnist"),
-            "Small residual convnet: three residual blocks (32, 64, 128) and GAP (DLwP ch. 9).",
-            "binary_crossentropy (2 classes) / sparse_categorical_crossentropy",
-            (180, 180, 3),
-            2,
+            name="residual_convnet",
+            task="classification",
+            layouts=("folder", "mnist"),
+            builder=f"{_VISION}:residual_convnet",
+            description="Small residual convnet: three residual blocks (32, 64, 128) and GAP "
+            "(DLwP ch. 9).",
+            loss=_CLASSIFICATION_LOSS,
         ),
         Architecture(
-            "mnist_convnet",
-            "classification",
-            ("mnist", "folder"),
-            "Conv2D 32-64-128 with max pooling, Flatten, softmax head (DLwP ch. 8).",
-            "binary_crossentropy (2 classes) / sparse_categorical_crossentropy",
-            (28, 28, 1),
-            10,
+            name="mnist_convnet",
+            task="classification",
+            layouts=("mnist", "folder"),
+            builder=f"{_VISION}:mnist_convnet",
+            description="Conv2D 32-64-128 with max pooling, Flatten, softmax head (DLwP ch. 8).",
+            loss=_CLASSIFICATION_LOSS,
         ),
         Architecture(
-            "dense",
-            "forecasting",
-            ("jena",),
-            "Flatten + Dense(16) densely connected baseline (DLwP ch. 10).",
-            "mse",
-            (120, 14),
+            name="dense",
+            task="forecasting",
+            layouts=("jena",),
+            builder=f"{_TIMESERIES}:dense",
+            description="Flatten + Dense(16) densely connected baseline (DLwP ch. 10).",
+            loss="mse",
         ),
         Architecture(
-            "conv1d",
-            "forecasting",
-            ("jena",),
-            "Conv1D 8 filters (24, 12, 6) with max pooling and GAP.",
-            "mse",
-            (120, 14),
-        ),
-        Architecture("lstm", "forecasting", ("jena",), "LSTM(16) then Dense(1).", "mse", (120, 14)),
-        Architecture(
-            "lstm_dropout",
-            "forecasting",
-            ("jena",),
-            "LSTM(32, recurrent_dropout=0.25), Dropout 0.5, Dense(1).",
-            "mse",
-            (120, 14),
+            name="conv1d",
+            task="forecasting",
+            layouts=("jena",),
+            builder=f"{_TIMESERIES}:conv1d",
+            description="Conv1D 8 filters (24, 12, 6) with max pooling and GAP.",
+            loss="mse",
         ),
         Architecture(
-            "stacked_gru",
-            "forecasting",
-            ("jena",),
-            "Two GRU(32, recurrent_dropout=0.5) layers, Dropout 0.5, Dense(1).",
-            "mse",
-            (120, 14),
+            name="lstm",
+            task="forecasting",
+            layouts=("jena",),
+            builder=f"{_TIMESERIES}:lstm",
+            description="LSTM(16) then Dense(1).",
+            loss="mse",
         ),
         Architecture(
-            "bidirectional_lstm",
-            "forecasting",
-            ("jena",),
-            "Bidirectional(LSTM(16)) then Dense(1).",
-            "mse",
-            (120, 14),
+            name="lstm_dropout",
+            task="forecasting",
+            layouts=("jena",),
+            builder=f"{_TIMESERIES}:lstm_dropout",
+            description="LSTM(32, recurrent_dropout=0.25), Dropout 0.5, Dense(1).",
+            loss="mse",
+        ),
+        Architecture(
+            name="stacked_gru",
+            task="forecasting",
+            layouts=("jena",),
+            builder=f"{_TIMESERIES}:stacked_gru",
+            description="Two GRU(32, recurrent_dropout=0.5) layers, Dropout 0.5, Dense(1).",
+            loss="mse",
+        ),
+        Architecture(
+            name="bidirectional_lstm",
+            task="forecasting",
+            layouts=("jena",),
+            builder=f"{_TIMESERIES}:bidirectional_lstm",
+            description="Bidirectional(LSTM(16)) then Dense(1).",
+            loss="mse",
         ),
     )
-}
-
-# What `kiln train` picks when the user names a task (and layout) but no model.
-DEFAULT_MODELS: dict[str, str] = {
-    "pets": "segmentation_convnet",
-    "folder": "mini_xception",
-    "mnist": "mnist_convnet",
-    "jena": "lstm",
 }
 
 
@@ -142,16 +146,6 @@ def check(task: str, model: str, layout: str | None = None) -> Architecture:
             f"it fits {', '.join(arch.layouts)}"
         )
     return arch
-
-
-def default_model(layout: str) -> str:
-    """The book's model for a data layout."""
-    try:
-        return DEFAULT_MODELS[layout]
-    except KeyError as e:
-        raise ConfigError(
-            f"unknown data layout {layout!r}; expected one of {', '.join(DEFAULT_MODELS)}"
-        ) from e
 
 
 def classification_head(num_classes: int) -> tuple[int, str, str]:

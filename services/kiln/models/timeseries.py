@@ -9,7 +9,7 @@ keyword arguments whose defaults are the book's: RMSprop at its default learning
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import keras
 from keras import layers
@@ -108,13 +108,3 @@ def bidirectional_lstm(
     inputs = keras.Input(shape=tuple(input_shape), name="input")
     x = layers.Bidirectional(layers.LSTM(units))(inputs)
     return _finish(inputs, x, "bidirectional_lstm", learning_rate)
-
-
-BUILDERS: dict[str, Callable[..., keras.Model]] = {
-    "dense": dense,
-    "conv1d": conv1d,
-    "lstm": lstm,
-    "lstm_dropout": lstm_dropout,
-    "stacked_gru": stacked_gru,
-    "bidirectional_lstm": bidirectional_lstm,
-}

@@ -16,10 +16,10 @@ from typing import Any
 
 import httpx
 
-from kiln.config import TASKS
 from kiln.errors import ConfigError, NotReady
 from kiln.registry import RegistryStore
 from kiln.serving.config import ModelChoice, ServeArgs
+from kiln.tasks import TASKS
 
 APP_NAME = "kiln"
 FAST_ENV = {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"}

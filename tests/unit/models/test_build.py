@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from kiln.errors import ConfigError
-from kiln.models.build import build_model, parameter_count, reference_info
+from kiln.models.build import build_model, builder_of, parameter_count, reference_info
 from kiln.models.catalog import ARCHITECTURES
 
 from .conftest import image_info, series_info
@@ -46,6 +46,26 @@ def test_builds_the_books_model_at_full_size_and_runs_one_forward_pass(name):
     assert isinstance(model.optimizer, keras.optimizers.RMSprop)
     if name in BOOK_PARAMETERS:
         assert model.count_params() == BOOK_PARAMETERS[name]
+
+
+def test_every_builder_in_the_model_modules_has_a_catalog_row():
+    """An architecture is one builder function and one catalog row: no builder is orphaned,
+    and every row's builder is the function it names."""
+    import inspect
+
+    from kiln.models import timeseries, vision
+
+    rows = {arch.builder: builder_of(arch) for arch in ARCHITECTURES.values()}
+    public = {
+        f"{module.__name__}:{name}"
+        for module in (vision, timeseries)
+        for name, value in vars(module).items()
+        if inspect.isfunction(value)
+        and value.__module__ == module.__name__
+        and not name.startswith("_")
+    }
+    assert public == set(rows)
+    assert all(callable(builder) for builder in rows.values())
 
 
 def test_reference_inputs_are_the_books():

@@ -6,7 +6,7 @@ import pytest
 
 from kiln.config import TASKS
 from kiln.errors import ConfigError
-from kiln.models.catalog import ARCHITECTURES, check, classification_head, default_model, names
+from kiln.models.catalog import ARCHITECTURES, check, classification_head, names
 
 BOOK_MODELS = {
     "segmentation": ["segmentation_convnet"],
@@ -38,15 +38,13 @@ def test_check_names_the_choices_when_refusing():
         check("segmentation", "segmentation_convnet", "mnist")
 
 
-def test_default_models_and_the_classification_head():
-    assert [default_model(layout) for layout in ("pets", "folder", "mnist", "jena")] == [
-        "segmentation_convnet",
-        "mini_xception",
-        "mnist_convnet",
-        "lstm",
-    ]
-    with pytest.raises(ConfigError, match="unknown data layout"):
-        default_model("csv")
+def test_every_row_names_its_builder_by_import_path():
+    for name, arch in ARCHITECTURES.items():
+        module, sep, function = arch.builder.partition(":")
+        assert sep and module.startswith("kiln.models.") and function, name
+
+
+def test_the_classification_head_follows_the_class_count():
     assert classification_head(2) == (1, "sigmoid", "binary_crossentropy")
     assert classification_head(5) == (5, "softmax", "sparse_categorical_crossentropy")
     with pytest.raises(ConfigError, match="at least 2 classes"):

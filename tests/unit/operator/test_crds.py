@@ -13,6 +13,7 @@ import pytest
 import yaml
 from pydantic.alias_generators import to_camel
 
+from kiln.tasks import TASKS
 from kiln_operator import CRD_DIR
 from kiln_operator.spec import (
     ModelDeploymentSpec,
@@ -89,8 +90,7 @@ def test_crd_spec_fields_match_the_spec_model(kind):
 
 def test_the_examples_hold_both_kinds_for_every_task():
     seen = {(doc["kind"], doc["spec"]["task"]) for doc in examples()}
-    tasks = ("segmentation", "classification", "forecasting")
-    assert seen == {(kind, task) for kind in KINDS for task in tasks}
+    assert seen == {(kind, task) for kind in KINDS for task in TASKS}
 
 
 @pytest.mark.parametrize("doc", examples(), ids=lambda d: f"{d['kind']}-{d['metadata']['name']}")
