@@ -75,6 +75,14 @@ class NotReady(KilnError):
     code = "not_ready"
 
 
+class InferenceFailed(KilnError):
+    """The model failed to run on an input that passed every check: a fault of the model, the
+    runtime or the machine, never of the request."""
+
+    status = 500
+    code = "inference_failed"
+
+
 class IntegrityError(KilnError):
     """A stored artifact does not match its recorded checksum: it is corrupted or truncated."""
 

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 from kiln.errors import BadRequest, KilnError, NotFound
 from kiln.serving.auth import BearerAuth
 from kiln.serving.dataplane import DataPlane
-from kiln.serving.http import error_response
+from kiln.serving.http import error_response, fault_response
 from kiln.serving.v1 import routes as v1_routes
 from kiln.serving.v2 import routes as v2_routes
 
@@ -42,7 +42,7 @@ def add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, error: Exception) -> JSONResponse:
         # A bug answers 500 for this request only; the replica keeps serving.
-        return error_response(KilnError(f"internal error: {type(error).__name__}: {error}"))
+        return fault_response(error)
 
     @app.exception_handler(HTTPException)
     async def _http(_: Request, error: HTTPException) -> JSONResponse:

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from ray import serve
 
-from kiln.errors import InvalidInput, KilnError, NotReady
+from kiln.errors import InferenceFailed, KilnError, NotReady
 from kiln.serving.config import Batching
 from kiln.serving.metrics import ServingMetrics
 from kiln.serving.runtime import OnnxModel
@@ -117,4 +117,8 @@ class Batcher:
         except KilnError as e:
             return e
         except Exception as e:
-            return InvalidInput(f"the model could not run on this input: {e}")
+            # The input passed every check before the batcher, so this is the model's or the
+            # machine's fault: a 5xx, logged with its cause, never a 422 blaming the client.
+            failure = InferenceFailed(f"{self.task}: the model failed to run on a checked input")
+            failure.__cause__ = e
+            return failure

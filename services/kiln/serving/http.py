@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from kiln.errors import KilnError, NotFound, PayloadTooLarge
-from kiln.serving.reply import Reply, error_payload
+from kiln.serving.reply import REQUEST_ID_HEADER, Reply, error_payload, fault_payload, is_fault
 
 ROUTE_KEY_HEADER = "X-Kiln-Route-Key"
 
@@ -22,6 +22,10 @@ class Error(BaseModel):
     error: str = Field(description="What was wrong and what was expected.")
     code: str = Field(description="A stable machine-readable reason, e.g. invalid_input.")
     status: int
+    request_id: str | None = Field(
+        default=None,
+        description="On a server fault (5xx), the id the failure is logged under.",
+    )
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -33,6 +37,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         413: "body too large",
         415: "unsupported content type",
         422: "well-formed but invalid input",
+        500: "server fault (logged under the returned request_id)",
         503: "model not loaded",
     }.items()
 }
@@ -43,14 +48,22 @@ def to_response(reply: Reply) -> Response:
 
 
 def error_response(error: KilnError) -> JSONResponse:
+    if is_fault(error):
+        return fault_response(error)
     headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
     return JSONResponse(error_payload(error), error.status, headers)
+
+
+def fault_response(error: BaseException) -> JSONResponse:
+    """A server fault: logged under a request id, which the client gets instead of the text."""
+    payload, request_id = fault_payload(error, "kiln.serving.api")
+    return JSONResponse(payload, payload["status"], {REQUEST_ID_HEADER: request_id})
 
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The body, refusing more than ``limit`` bytes before reading it all when possible."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and is_decimal(declared) and int(declared) > limit:
         raise PayloadTooLarge(f"the body has {declared} bytes; at most {limit} are accepted")
     chunks, size = [], 0
     async for chunk in request.stream():
@@ -61,9 +74,14 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def is_decimal(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also accepts "²" and other digits ``int`` refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def parse_version(version: str) -> int:
-    if not version.isdigit():
-        raise NotFound(f"model version {version!r} is not a number")
+    if not is_decimal(version) or len(version) > 18:
+        raise NotFound(f"model version {version!r} is not a version number (digits 0-9)")
     return int(version)
 
 

@@ -21,6 +21,7 @@ from PIL import Image, UnidentifiedImageError
 from kiln.errors import BadRequest, InvalidInput, PayloadTooLarge
 
 IMAGE_TYPES = ("image/png", "image/jpeg")
+IMAGE_FORMATS = ("PNG", "JPEG")  # Pillow's names of the only decoders used
 # A decompression bomb is a tiny file that expands to gigabytes of pixels; refuse it early.
 MAX_PIXELS = 40_000_000
 
@@ -29,29 +30,36 @@ def decode_image(data: bytes, height: int, width: int, channels: int) -> np.ndar
     """A PNG or JPEG as a float32 ``(height, width, channels)`` array of 0..255 pixels.
 
     The image is converted to the model's colour mode and resized to the model's size, the way
-    the training pipeline resized its files.
+    the training pipeline resized its files. Only Pillow's PNG and JPEG decoders are asked:
+    the others (and their own exceptions) never see a client's bytes.
     """
     if not data:
         raise BadRequest("the image is empty: send the bytes of a PNG or JPEG file")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)
             if image.width * image.height > MAX_PIXELS:
                 raise PayloadTooLarge(
                     f"the image has {image.width}x{image.height} pixels; at most {MAX_PIXELS} "
                     "are accepted"
                 )
             image.load()
+            converted: Image.Image = image.convert("L" if channels == 1 else "RGB")
+            if converted.size != (width, height):
+                converted = converted.resize((width, height), Image.Resampling.BILINEAR)
     except PayloadTooLarge:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise BadRequest(f"the body could not be decoded as a PNG or JPEG image: {e}") from e
+    except UnidentifiedImageError as e:
+        raise BadRequest(
+            "the body could not be decoded as a PNG or JPEG image: it is neither"
+        ) from e
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as e:
         raise PayloadTooLarge(f"the image is too large to decode: {e}") from e
-    converted: Image.Image = image.convert("L" if channels == 1 else "RGB")
-    if converted.size != (width, height):
-        converted = converted.resize((width, height), Image.Resampling.BILINEAR)
+    except MemoryError:
+        raise
+    except Exception as e:  # a decoder's own exceptions for a broken file: the file's fault
+        raise BadRequest(f"the body could not be decoded as a PNG or JPEG image: {e}") from e
     array = np.asarray(converted, dtype=np.float32)
     return array[..., None] if channels == 1 else array
 
@@ -88,7 +96,13 @@ def to_float_array(value: object, what: str) -> np.ndarray:
 
 def parse_csv(text: str) -> list[dict[str, str]]:
     """CSV text with a header row as a list of row mappings."""
-    rows = list(csv.DictReader(io.StringIO(text.strip())))
+    try:
+        rows = list(csv.DictReader(io.StringIO(text.strip())))
+    except csv.Error as e:  # e.g. a field over the csv module's limit, or a NUL byte
+        raise BadRequest(
+            f"the CSV text cannot be parsed: {e}; send a header line, then rows of plain "
+            f"fields (at most {csv.field_size_limit()} characters each)"
+        ) from e
     if not rows:
         raise BadRequest("the CSV body holds no rows: send a header line and then the rows")
     return rows

@@ -3,17 +3,25 @@
 Task deployments return a Reply rather than raising, so a client's mistake crosses a Ray
 deployment handle as plain data (never as a wrapped remote exception) and the HTTP layer turns it
 into a response in one place.
+
+A server fault (any 5xx but "not ready") is logged with a fresh request id, and the client gets
+that id and a fixed message: what went wrong inside (exception text, paths, the runtime's
+messages) stays in the log.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from kiln.errors import KilnError
 
 JSON = "application/json"
+REQUEST_ID_HEADER = "X-Request-Id"
+log = logging.getLogger("kiln.serving")
 
 
 @dataclass
@@ -36,10 +44,37 @@ def json_reply(payload: Any, status: int = 200, headers: dict[str, str] | None =
     return Reply(status, body, JSON, dict(headers or {}))
 
 
-def error_payload(error: KilnError) -> dict[str, Any]:
+def is_fault(error: KilnError) -> bool:
+    """A server fault whose message must not reach the client (503 "not ready" is ours to say)."""
+    return error.status >= 500 and error.status != 503
+
+
+def error_payload(error: KilnError, request_id: str | None = None) -> dict[str, Any]:
     # "error" holds the message, the field the Open Inference Protocol (and tritonclient) reads.
-    return {"error": error.message, "code": error.code, "status": error.status}
+    payload: dict[str, Any] = {"error": error.message, "code": error.code, "status": error.status}
+    if request_id is not None:
+        payload["request_id"] = request_id
+    return payload
 
 
-def error_reply(error: KilnError, headers: dict[str, str] | None = None) -> Reply:
-    return json_reply(error_payload(error), error.status, headers)
+def fault_payload(error: BaseException, where: str) -> tuple[dict[str, Any], str]:
+    """Log a server fault under a new request id; the payload the client gets instead."""
+    request_id = uuid.uuid4().hex
+    log.error("%s: request %s failed", where, request_id, exc_info=error)
+    status = error.status if isinstance(error, KilnError) else 500
+    code = error.code if isinstance(error, KilnError) else "internal"
+    message = f"the server failed to answer this request; it is logged as request {request_id}"
+    return {"error": message, "code": code, "status": status, "request_id": request_id}, request_id
+
+
+def error_reply(error: KilnError, where: str = "kiln.serving") -> Reply:
+    if is_fault(error):
+        payload, request_id = fault_payload(error, where)
+        return json_reply(payload, error.status, {REQUEST_ID_HEADER: request_id})
+    return json_reply(error_payload(error), error.status)
+
+
+def fault_reply(error: BaseException, where: str) -> Reply:
+    """A 500 for an exception nobody expected: a bug costs one request, never the replica."""
+    payload, request_id = fault_payload(error, where)
+    return json_reply(payload, 500, {REQUEST_ID_HEADER: request_id})

@@ -22,7 +22,7 @@ from kiln.serving.config import RuntimeConfig
 from kiln.serving.inputs import check_tensor
 from kiln.serving.metrics import ServingMetrics
 from kiln.serving.model import TaskModel
-from kiln.serving.reply import Reply, error_reply, json_reply
+from kiln.serving.reply import Reply, error_reply, fault_reply, json_reply
 from kiln.serving.v1.formats import format_for
 from kiln.serving.v1.parsing import TaskFormat
 from kiln.serving.v1.types import PredictRequest
@@ -83,7 +83,7 @@ class ServedTask:
             manifest = self.model.manifest(chosen)
             return json_reply(model_metadata(manifest, sorted(self.model.models)))
         except KilnError as e:
-            return error_reply(e)
+            return error_reply(e, self.model.task)
 
     async def ready(self) -> bool:
         return self.model.ready
@@ -100,10 +100,9 @@ class ServedTask:
             chosen = self.model.choose(route_key, version)
             reply = await answer(chosen)
         except KilnError as e:
-            reply = error_reply(e)
+            reply = error_reply(e, self.model.task)
         except Exception as e:  # a bug must cost one request, never the replica
-            log.exception("%s: unexpected error answering a request", self.model.task)
-            reply = error_reply(KilnError(f"internal error: {type(e).__name__}: {e}"))
+            reply = fault_reply(e, self.model.task)
         reply.headers[VERSION_HEADER] = str(chosen)
         reply.headers[ROLE_HEADER] = "canary" if chosen == self.model.canary else "primary"
         if self.metrics is not None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import numpy as np
@@ -43,7 +44,9 @@ def parse_infer(body: bytes, header_length: str | None, manifest: Manifest) -> P
         got = spec.get("name") if isinstance(spec, dict) else spec
         raise InvalidInput(f"unknown input {got!r}; the model's input is {want.name!r}")
     shape, datatype = spec.get("shape"), spec.get("datatype")
-    if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+    if not isinstance(shape, list) or not all(
+        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
+    ):
         raise BadRequest(f'"shape" must be a list of non-negative integers, got {shape!r}')
     expected = TO_DATATYPE.get(want.dtype, "FP32")
     if datatype != expected:
@@ -59,8 +62,8 @@ def tensor_of(spec: dict[str, Any], shape: list[int], datatype: str, binary: byt
     """The input's values: its binary data when ``binary_data_size`` says so, else its JSON
     ``data``, either way holding exactly ``shape``'s element count."""
     dtype = DATATYPES[datatype]
-    count = int(np.prod(shape)) if shape else 1
-    parameters = spec.get("parameters") or {}
+    count = math.prod(shape)  # Python integers: a shape cannot overflow into a small count
+    parameters = object_or_empty(spec.get("parameters"), '"parameters" of the input')
     if "binary_data_size" in parameters:
         size = parameters["binary_data_size"]
         if not isinstance(size, int) or size != len(binary):
@@ -81,15 +84,31 @@ def tensor_of(spec: dict[str, Any], shape: list[int], datatype: str, binary: byt
     return array.reshape(shape)
 
 
+def object_or_empty(value: Any, what: str) -> dict[str, Any]:
+    """An optional JSON object of the protocol (``parameters``), refusing any other JSON type."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadRequest(f"{what} must be a JSON object, got {type(value).__name__}")
+    return value
+
+
 def wants_binary(payload: dict[str, Any], manifest: Manifest) -> bool:
+    """Whether the answer carries its tensor as binary data: asked for the whole request
+    (``parameters.binary_data_output``) or per requested output (``parameters.binary_data``)."""
     outputs = payload.get("outputs")
     known = manifest.outputs[0].name
+    request_parameters = object_or_empty(payload.get("parameters"), 'the request\'s "parameters"')
     if outputs is None:
-        return bool((payload.get("parameters") or {}).get("binary_data_output", False))
-    if not isinstance(outputs, list):
-        raise BadRequest('"outputs" must be a list of requested outputs')
+        return bool(request_parameters.get("binary_data_output", False))
+    if not isinstance(outputs, list) or not all(isinstance(o, dict) for o in outputs):
+        raise BadRequest('"outputs" must be a list of objects such as {"name": "output"}')
+    binary = False
     for output in outputs:
-        name = output.get("name") if isinstance(output, dict) else output
-        if name != known:
-            raise InvalidInput(f"unknown output {name!r}; the model's output is {known!r}")
-    return any(bool((o.get("parameters") or {}).get("binary_data")) for o in outputs)
+        if output.get("name") != known:
+            raise InvalidInput(
+                f"unknown output {output.get('name')!r}; the model's output is {known!r}"
+            )
+        parameters = object_or_empty(output.get("parameters"), '"parameters" of an output')
+        binary = binary or bool(parameters.get("binary_data"))
+    return binary
