@@ -34,6 +34,7 @@ def container(
     memory: str,
     gpus: float = 0,
     env: list[dict[str, Any]] | None = None,
+    mounts: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "name": name,
@@ -42,17 +43,23 @@ def container(
         "resources": resources(cpu, memory, gpus),
         # Ray writes its session files and object spill under /tmp; keep them on an emptyDir
         # so a read-only root filesystem still works.
-        "volumeMounts": [{"name": "ray-tmp", "mountPath": "/tmp"}],
+        "volumeMounts": [{"name": "ray-tmp", "mountPath": "/tmp"}]
+        + [dict(m) for m in mounts or []],
     }
     if env:
         spec["env"] = [dict(item) for item in env]
     return spec
 
 
-def pod_template(labels: dict[str, str], main: dict[str, Any], gpus: float = 0) -> dict[str, Any]:
+def pod_template(
+    labels: dict[str, str],
+    main: dict[str, Any],
+    gpus: float = 0,
+    volumes: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "containers": [main],
-        "volumes": [{"name": "ray-tmp", "emptyDir": {}}],
+        "volumes": [{"name": "ray-tmp", "emptyDir": {}}] + [dict(v) for v in volumes or []],
     }
     if gpus:
         spec["tolerations"] = [dict(t) for t in GPU_TOLERATIONS]
@@ -60,14 +67,19 @@ def pod_template(labels: dict[str, str], main: dict[str, Any], gpus: float = 0) 
 
 
 def head_group(
-    labels: dict[str, str], image: str, pull_policy: str, env: list[dict[str, Any]] | None = None
+    labels: dict[str, str],
+    image: str,
+    pull_policy: str,
+    env: list[dict[str, Any]] | None = None,
+    volumes: list[dict[str, Any]] | None = None,
+    mounts: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """A small head that schedules no tasks itself (num-cpus 0), so the work lands on workers
     sized for it, while the head keeps the GCS, dashboard and job submission responsive."""
-    main = container("ray-head", image, pull_policy, HEAD_CPU, HEAD_MEMORY, env=env)
+    main = container("ray-head", image, pull_policy, HEAD_CPU, HEAD_MEMORY, env=env, mounts=mounts)
     return {
         "rayStartParams": {"num-cpus": "0", "dashboard-host": "0.0.0.0"},
-        "template": pod_template({**labels, "kiln.dev/ray-node": "head"}, main),
+        "template": pod_template({**labels, "kiln.dev/ray-node": "head"}, main, volumes=volumes),
     }
 
 
@@ -84,15 +96,19 @@ def worker_group(
     memory: str,
     gpus: float = 0,
     env: list[dict[str, Any]] | None = None,
+    volumes: list[dict[str, Any]] | None = None,
+    mounts: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    main = container("ray-worker", image, pull_policy, cpu, memory, gpus, env=env)
+    main = container("ray-worker", image, pull_policy, cpu, memory, gpus, env=env, mounts=mounts)
     return {
         "groupName": name,
         "replicas": replicas,
         "minReplicas": min_replicas,
         "maxReplicas": max_replicas,
         "rayStartParams": {},
-        "template": pod_template({**labels, "kiln.dev/ray-node": "worker"}, main, gpus),
+        "template": pod_template(
+            {**labels, "kiln.dev/ray-node": "worker"}, main, gpus, volumes=volumes
+        ),
     }
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import kopf
 
 from kiln.errors import ConfigError
-from kiln_operator import kube, render, spec, status
+from kiln_operator import kube, render, spec, status, storage
 from kiln_operator.metrics import OperatorMetrics
 from kiln_operator.settings import OperatorSettings
 from kiln_operator.versions import registered_version
@@ -56,7 +56,9 @@ def guarded(
             try:
                 compute = work()
             except (ConfigError, kube.Refused) as e:
-                reason = "InvalidSpec" if isinstance(e, ConfigError) else type(e).__name__
+                reason = getattr(e, "reason", None) or (
+                    "InvalidSpec" if isinstance(e, ConfigError) else type(e).__name__
+                )
                 metrics.result(kind, "invalid", reason)
                 rejected = status.condition("Accepted", False, reason, e.message)
                 fields = {"phase": status.INVALID, "message": e.message}
@@ -94,9 +96,14 @@ def training_job(body: Any, settings: OperatorSettings) -> Compute:
     applied, _ = kube.apply(child)
     phase, message = status.training_phase(applied.get("status"))
     accepted = status.condition("Accepted", True, "RayJobApplied", f"RayJob {meta['name']}")
+    run = storage.run_uri(render.runs_uri(job, settings), render.run_id(meta["name"]))
 
     def compute(owner: Obj) -> Obj:
-        fields: Obj = {"rayJobName": meta["name"], "observedGeneration": meta.get("generation")}
+        fields: Obj = {
+            "rayJobName": meta["name"],
+            "runUri": run,
+            "observedGeneration": meta.get("generation"),
+        }
         if _fresh(owner):
             fields.update(phase=phase, message=message)
         return changes(owner, fields, accepted) or {}

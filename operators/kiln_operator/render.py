@@ -16,12 +16,16 @@ from typing import Any
 import yaml
 
 from kiln.serving.config import ServeArgs, deployment_overrides, share_cpus
-from kiln_operator import cluster
+from kiln_operator import cluster, storage
 from kiln_operator.settings import OperatorSettings
-from kiln_operator.spec import ModelDeploymentSpec, TrainingJobSpec, cpu_cores
+from kiln_operator.spec import (
+    ModelDeploymentSpec,
+    StorageSecretRef,
+    TrainingJobSpec,
+    cpu_cores,
+)
 
 RAY_GROUP, RAY_VERSION = "ray.io", "v1"
-RUNS_DIR = "/tmp/kiln-runs"
 APP_NAME = "kiln"
 APP_IMPORT_PATH = "kiln.serving.app:build_app"
 AUTH_TOKEN_ENV = "KILN_AUTH_TOKEN"
@@ -37,8 +41,15 @@ def run_id(job_name: str) -> str:
     return job_name
 
 
-def entrypoint(name: str, spec: TrainingJobSpec) -> str:
-    """The shell command the RayJob runs: train, then (if asked) export and register."""
+def runs_uri(spec: TrainingJobSpec, settings: OperatorSettings) -> str:
+    """Where the job's run directory goes: ``<runs URI>/<run id>`` on shared storage
+    (``storage.NoRunStorage`` when neither the spec nor the operator names one)."""
+    return storage.runs_uri_for(spec.runs_uri, settings.runs_uri, spec.workers)
+
+
+def entrypoint(name: str, spec: TrainingJobSpec, runs: str) -> str:
+    """The shell command the RayJob runs: train under ``runs``, then (if asked) export the run
+    from there and register it."""
     train = [
         "kiln", "train",
         "--task", spec.task,
@@ -52,11 +63,11 @@ def entrypoint(name: str, spec: TrainingJobSpec) -> str:
         train += ["--gpus-per-worker", str(spec.gpus_per_worker)]
     if spec.max_failures:
         train += ["--max-failures", str(spec.max_failures)]
-    train += ["--out", RUNS_DIR, "--run-id", run_id(name)]
+    train += ["--out", runs, "--run-id", run_id(name)]
     command = shlex.join(train)
     if spec.export:
         export = [
-            "kiln", "export", f"{RUNS_DIR}/{run_id(name)}",
+            "kiln", "export", storage.run_uri(runs, run_id(name)),
             "--registry", spec.registry,
             "--name", spec.registered_name,
         ]  # fmt: skip
@@ -70,6 +81,13 @@ def render_rayjob(
     labels = {**MANAGED_BY, TRAINING_LABEL: name, "kiln.dev/task": spec.task}
     image = spec.image or settings.image
     pull = settings.image_pull_policy
+    runs = runs_uri(spec, settings)
+    # The head runs the driver and `kiln export`, the workers train: all open the bucket.
+    access = storage.pod_storage(
+        _storage_secret(spec.storage_secret_ref, settings),
+        settings.storage_endpoint_url,
+        (spec.data, spec.registry, runs),
+    )
     workers = cluster.worker_group(
         "workers",
         labels,
@@ -81,16 +99,19 @@ def render_rayjob(
         cpu=spec.cpus_per_worker,
         memory=spec.memory_per_worker,
         gpus=spec.gpus_per_worker,
+        env=access.env,
+        volumes=access.volumes,
+        mounts=access.mounts,
     )
     job_spec: dict[str, Any] = {
-        "entrypoint": entrypoint(name, spec),
+        "entrypoint": entrypoint(name, spec, runs),
         "shutdownAfterJobFinishes": True,
         "ttlSecondsAfterFinished": settings.ttl_seconds_after_finished,
         "backoffLimit": spec.backoff_limit,
         "submissionMode": "K8sJobMode",
         "rayClusterSpec": cluster.cluster_spec(
             settings.ray_version,
-            cluster.head_group(labels, image, pull),
+            cluster.head_group(labels, image, pull, access.env, access.volumes, access.mounts),
             workers,
             autoscaling=False,
             auth_mode=settings.ray_auth_mode,
@@ -160,7 +181,13 @@ def render_rayservice(
     labels = {**MANAGED_BY, DEPLOYMENT_LABEL: name, "kiln.dev/task": spec.task}
     image = spec.image or settings.image
     pull = settings.image_pull_policy
-    env = _auth_env(spec) + serve_env(settings)
+    # Every Serve replica loads its models from the registry.
+    access = storage.pod_storage(
+        _storage_secret(spec.storage_secret_ref, settings),
+        settings.storage_endpoint_url,
+        (spec.registry,),
+    )
+    env = _auth_env(spec) + serve_env(settings) + access.env
     workers = cluster.worker_group(
         "serve",
         labels,
@@ -173,10 +200,12 @@ def render_rayservice(
         memory=spec.memory_per_replica,
         gpus=spec.gpus_per_replica,
         env=env,
+        volumes=access.volumes,
+        mounts=access.mounts,
     )
     ray_cluster = cluster.cluster_spec(
         settings.ray_version,
-        cluster.head_group(labels, image, pull, env=env),
+        cluster.head_group(labels, image, pull, env, access.volumes, access.mounts),
         workers,
         # Serve autoscaling adds replicas; the Ray autoscaler adds worker pods for them.
         autoscaling=spec.replicas.max > spec.replicas.min,
@@ -204,6 +233,11 @@ def serve_env(settings: OperatorSettings) -> list[dict[str, Any]]:
     if settings.serve_throughput_optimized:
         env.append({"name": "RAY_SERVE_THROUGHPUT_OPTIMIZED", "value": "1"})
     return env
+
+
+def _storage_secret(ref: StorageSecretRef | None, settings: OperatorSettings) -> str | None:
+    """The Secret with object-store credentials: the spec's own, else the operator's default."""
+    return ref.name if ref is not None else (settings.storage_secret or None)
 
 
 def _auth_env(spec: ModelDeploymentSpec) -> list[dict[str, Any]]:

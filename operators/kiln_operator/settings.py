@@ -10,9 +10,10 @@ import os
 from collections.abc import Mapping
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from kiln.config import validate
+from kiln_operator.spec import SECRET_NAME_PATTERN, check_runs_uri
 
 # The Ray release Kiln pins (pyproject.toml: ray[train,serve]>=2.60,<2.61); KubeRay reads it
 # from rayClusterSpec.rayVersion to pick version-dependent behaviour.
@@ -31,7 +32,12 @@ _ENV = {
     "serve_throughput_optimized": "KILN_OPERATOR_SERVE_THROUGHPUT_OPTIMIZED",
     "gcs_redis_address": "KILN_OPERATOR_GCS_REDIS_ADDRESS",
     "gcs_redis_password_secret": "KILN_OPERATOR_GCS_REDIS_PASSWORD_SECRET",
+    "runs_uri": "KILN_OPERATOR_RUNS_URI",
+    "storage_secret": "KILN_OPERATOR_STORAGE_SECRET",
+    "storage_endpoint_url": "KILN_OPERATOR_STORAGE_ENDPOINT_URL",
 }
+# An S3 API endpoint for S3-compatible stores (MinIO, Ceph, R2), e.g. http://minio.storage:9000.
+ENDPOINT_URL_PATTERN = r"^https?://[^\s/]+(/\S*)?$"
 
 
 class OperatorSettings(BaseModel):
@@ -60,6 +66,20 @@ class OperatorSettings(BaseModel):
     gcs_redis_address: str = ""
     # Name of a Secret whose key "password" holds the Redis password; empty for none.
     gcs_redis_password_secret: str = ""
+    # Object storage (docs/kubernetes.md, Storage). The runs URI under which every TrainingJob's
+    # run directory goes (<runs_uri>/<job name>) unless its spec names another; empty: each
+    # TrainingJob must name one (spec.runsUri), since a pod's own disk cannot hold a run.
+    runs_uri: str = ""
+    # Secret (in each job's namespace) with object-store credentials, for jobs and deployments
+    # that name none (spec.storageSecretRef); empty for none (workload identity, node roles).
+    storage_secret: str = Field(default="", pattern=f"({SECRET_NAME_PATTERN})|^$", max_length=253)
+    # AWS_ENDPOINT_URL of every Ray container: an S3-compatible store's API; empty for AWS S3.
+    storage_endpoint_url: str = Field(default="", pattern=f"({ENDPOINT_URL_PATTERN})|^$")
+
+    @field_validator("runs_uri")
+    @classmethod
+    def _check_runs_uri(cls, value: str) -> str:
+        return check_runs_uri(value) if value else value
 
     @model_validator(mode="after")
     def _password_needs_an_address(self) -> OperatorSettings:

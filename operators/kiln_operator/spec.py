@@ -22,6 +22,12 @@ from kiln.models import catalog
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
 # A registry model name, as kiln.registry accepts it.
 _MODEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+# Where a run may live on Kubernetes: an object store every pod reaches (the CRDs and the
+# chart's values.schema.json carry the same pattern). A local path would be one pod's own disk.
+RUNS_URI_PATTERN = r"^(s3|gs)://[a-z0-9]([a-z0-9._-]*[a-z0-9])?(/[^\s]*)?$"
+_RUNS_URI = re.compile(RUNS_URI_PATTERN)
+# A Secret's name (a DNS subdomain, as Kubernetes requires).
+SECRET_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
 
 
 class _Spec(BaseModel):
@@ -48,6 +54,16 @@ def cpu_cores(quantity: str) -> float:
     return float(quantity)
 
 
+def check_runs_uri(value: str) -> str:
+    """A runs URI: ``s3://bucket[/prefix]`` or ``gs://bucket[/prefix]``, without a trailing /."""
+    if not _RUNS_URI.match(value):
+        raise ValueError(
+            "expected an object-store URI every Ray pod can reach, s3://bucket[/prefix] or "
+            f"gs://bucket[/prefix], got {value!r}"
+        )
+    return value.rstrip("/")
+
+
 def _model_name(value: str) -> str:
     if not _MODEL_NAME.match(value):
         raise ValueError(
@@ -55,6 +71,13 @@ def _model_name(value: str) -> str:
             f"or digit, got {value!r}"
         )
     return value
+
+
+class StorageSecretRef(_Spec):
+    """A Secret in the object's namespace with object-store credentials (docs/kubernetes.md,
+    Storage): its keys reach the Ray containers as environment, never through the spec."""
+
+    name: str = Field(min_length=1, max_length=253, pattern=SECRET_NAME_PATTERN)
 
 
 class TrainingJobSpec(_Spec):
@@ -74,6 +97,9 @@ class TrainingJobSpec(_Spec):
     max_failures: int = Field(default=0, ge=0)
     backoff_limit: int = Field(default=0, ge=0)
     time_limit_seconds: int | None = Field(default=None, ge=60)
+    # Where the run directory goes (<runsUri>/<job name>); the operator's default when unset.
+    runs_uri: str | None = None
+    storage_secret_ref: StorageSecretRef | None = None
 
     _check_cpu = field_validator("cpus_per_worker", mode="before")(_quantity)
     _check_memory = field_validator("memory_per_worker", mode="before")(_quantity)
@@ -82,6 +108,11 @@ class TrainingJobSpec(_Spec):
     @classmethod
     def _check_model_name(cls, value: str | None) -> str | None:
         return None if value is None else _model_name(value)
+
+    @field_validator("runs_uri")
+    @classmethod
+    def _check_runs_uri(cls, value: str | None) -> str | None:
+        return None if value is None else check_runs_uri(value)
 
     @model_validator(mode="after")
     def _model_fits_task(self) -> TrainingJobSpec:
@@ -133,6 +164,7 @@ class ModelDeploymentSpec(_Spec):
     image: str | None = None
     registry: str = Field(min_length=1)
     auth_secret_ref: SecretRef | None = None
+    storage_secret_ref: StorageSecretRef | None = None
 
     _check_name = field_validator("model_name")(_model_name)
     _check_cpu = field_validator("cpus_per_replica", mode="before")(_quantity)

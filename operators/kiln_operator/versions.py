@@ -1,6 +1,6 @@
 """Which registry version a finished TrainingJob registered.
 
-The RayJob's entrypoint runs ``kiln export /tmp/kiln-runs/<job name> --registry R --name N``,
+The RayJob's entrypoint runs ``kiln export <runs URI>/<job name> --registry R --name N``,
 and ``kiln export`` records the run it exported in the manifest's ``source_run``. When the
 RayJob succeeds, the operator reads the registry (``kiln.registry``: TF-free and Ray-free, the
 same store serving reads) and takes the newest version of ``N`` whose ``source_run`` names that

@@ -63,6 +63,10 @@ def test_kuberay_is_a_conditional_dependency_and_the_only_thing_missing_offline(
         ({"operator": {"metricsPort": "9090"}}, "metricsPort"),  # wrong type
         ({"ray": {"auth": {"mode": "tokens"}}}, "mode"),  # not one of the choices
         ({"monitoring": {"serviceMonitor": {"interval": "30 seconds"}}}, "interval"),
+        ({"storage": {"runsUri": "/tmp/kiln-runs"}}, "runsUri"),  # a pod's own disk
+        ({"storage": {"runsURI": "s3://b/runs"}}, "runsURI"),
+        ({"storage": {"endpointUrl": "minio:9000"}}, "endpointUrl"),  # no scheme
+        ({"storage": {"secretName": "My_Secret"}}, "secretName"),
     ],
 )
 def test_schema_rejects_bad_values(values, named):

@@ -43,6 +43,14 @@ ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "kiln"
 RELEASE, NAMESPACE, WORK_NAMESPACE = "kiln", "kiln-system", "ml"
 OFFLINE = {"kuberay-operator": {"enabled": False}}
+# The chart's storage defaults: the TrainingJobs below name no runsUri or Secret of their own.
+STORAGE = {
+    "storage": {
+        "runsUri": "s3://kiln-runs/team",
+        "secretName": "kiln-storage",
+        "endpointUrl": "http://minio.minio.svc:9000",
+    }
+}
 
 
 def free_port() -> int:
@@ -236,7 +244,12 @@ def rayjob_of(cluster: Cluster, namespace: str, owner: str) -> dict[str, Any] | 
 @pytest.fixture(scope="module")
 def release(cluster, chart_dir) -> dict[str, Any]:
     installed = cluster.helm.install(
-        str(chart_dir), RELEASE, OFFLINE, namespace=NAMESPACE, create_namespace=True, timeout=120
+        str(chart_dir),
+        RELEASE,
+        {**OFFLINE, **STORAGE},
+        namespace=NAMESPACE,
+        create_namespace=True,
+        timeout=120,
     )
     return installed
 
@@ -277,6 +290,13 @@ def test_installed_operator_reconciles_a_training_job_with_the_charts_rbac(clust
     )
     rayjob = wait_for("the RayJob", lambda: rayjob_of(cluster, WORK_NAMESPACE, "tj-cluster"))
     assert "kiln train" in rayjob["spec"]["entrypoint"]
+    # The chart's storage values, through the ConfigMap and the operator, into the RayJob.
+    assert "kiln export s3://kiln-runs/team/tj-cluster " in rayjob["spec"]["entrypoint"]
+    cluster_spec = rayjob["spec"]["rayClusterSpec"]
+    for group in [cluster_spec["headGroupSpec"], *cluster_spec["workerGroupSpecs"]]:
+        env = {e["name"]: e for e in group["template"]["spec"]["containers"][0]["env"]}
+        assert env["AWS_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "kiln-storage"
+        assert env["AWS_ENDPOINT_URL"]["value"] == "http://minio.minio.svc:9000"
     phase = wait_for(
         "the TrainingJob's phase",
         lambda: (
@@ -433,6 +453,7 @@ def test_upgrade_confines_the_operator_to_its_namespaces_and_adds_dashboards(
     chart_operator.stop()  # the cluster-wide one loses its ClusterRole in this upgrade
     values = {
         **OFFLINE,
+        **STORAGE,
         "operator": {"watchNamespaces": [WORK_NAMESPACE]},
         "dashboards": {"enabled": True},
     }

@@ -23,7 +23,9 @@ pytestmark = pytest.mark.k8s
 
 KILN = ("kiln.dev", "v1alpha1")
 RAY = ("ray.io", "v1")
-JOB_SPEC = {"task": "forecasting", "model": "lstm", "data": "/data/jena", "epochs": 3}
+# The session's operator has no runs URI default (tests/k8s/test_storage.py relies on that).
+JOB_SPEC = {"task": "forecasting", "model": "lstm", "data": "/data/jena", "epochs": 3,
+            "runsUri": "s3://kiln-test/runs"}  # fmt: skip
 SERVE_SPEC = {"task": "classification", "modelName": "cats", "version": 1, "registry": "/r"}
 
 

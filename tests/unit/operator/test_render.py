@@ -16,18 +16,29 @@ from kiln_operator import render
 from kiln_operator.settings import OperatorSettings
 from kiln_operator.spec import parse_model_deployment, parse_training_job
 
-SETTINGS = OperatorSettings(image="registry.example/kiln-ray:1.2.3")
+RUNS = "s3://runs-bucket/kiln/runs"
+SETTINGS = OperatorSettings(image="registry.example/kiln-ray:1.2.3", runs_uri=RUNS)
+STORAGE = OperatorSettings(
+    runs_uri=RUNS, storage_secret="s3-creds", storage_endpoint_url="http://minio.storage:9000"
+)
 # The chart's Ray defaults (values.yaml "ray:"), each way round: auth off, Serve's proxy settings
-# off, GCS fault tolerance with and without a password.
+# off, GCS fault tolerance with and without a password; and its storage defaults.
 SETTINGS_CASES = {
     "defaults": SETTINGS,
     "no-auth-no-serve-env": OperatorSettings(
-        ray_auth_mode="disabled", serve_ha_proxy=False, serve_throughput_optimized=False
+        ray_auth_mode="disabled",
+        serve_ha_proxy=False,
+        serve_throughput_optimized=False,
+        runs_uri=RUNS,
     ),
-    "gcs-ft": OperatorSettings(gcs_redis_address="redis.ml.svc:6379"),
+    "gcs-ft": OperatorSettings(gcs_redis_address="redis.ml.svc:6379", runs_uri=RUNS),
     "gcs-ft-password": OperatorSettings(
-        gcs_redis_address="redis.ml.svc:6379", gcs_redis_password_secret="redis-auth"
+        gcs_redis_address="redis.ml.svc:6379",
+        gcs_redis_password_secret="redis-auth",
+        runs_uri=RUNS,
     ),
+    "storage": STORAGE,
+    "storage-gcs": OperatorSettings(runs_uri="gs://runs-bucket/runs", storage_secret="gcs-key"),
 }
 K8S_VERSIONS = ("1.25", "1.33")
 
@@ -87,7 +98,7 @@ def _env(container):
 
 def test_the_ray_auth_mode_setting_reaches_rayjobs_and_rayservices():
     for mode in ("token", "disabled"):
-        settings = OperatorSettings(ray_auth_mode=mode)
+        settings = OperatorSettings(ray_auth_mode=mode, runs_uri=RUNS)
         job = render.render_rayjob("r", "ml", training(), settings)["spec"]
         service = render.render_rayservice("s", "ml", deployment(), settings)["spec"]
         assert job["rayClusterSpec"]["authOptions"] == {"mode": mode}
@@ -138,10 +149,12 @@ def test_schema_check_catches_a_misspelt_field(kuberay_validator):
     assert any("'shutdownAfterJobFinish' was unexpected" in m for m in messages), messages
 
 
+@pytest.mark.parametrize("settings", ["defaults", "storage", "storage-gcs"])
 @pytest.mark.parametrize("version", K8S_VERSIONS)
-def test_pod_templates_are_valid_pods_for_kubernetes(version):
-    job = render.render_rayjob("run-1", "ml", training(gpusPerWorker=1), SETTINGS)
-    service = render.render_rayservice("s", "ml", deployment(authSecretRef={"name": "t"}), SETTINGS)
+def test_pod_templates_are_valid_pods_for_kubernetes(version, settings):
+    settings = SETTINGS_CASES[settings]
+    job = render.render_rayjob("run-1", "ml", training(gpusPerWorker=1), settings)
+    service = render.render_rayservice("s", "ml", deployment(authSecretRef={"name": "t"}), settings)
     clusters = [job["spec"]["rayClusterSpec"], service["spec"]["rayClusterConfig"]]
     groups = [c["headGroupSpec"] for c in clusters] + [
         g for c in clusters for g in c["workerGroupSpecs"]
@@ -161,16 +174,16 @@ def test_rayjob_entrypoint_trains_then_exports_with_the_specs_settings():
         "kiln", "train", "--task", "forecasting", "--model", "lstm",
         "--data", "s3://data/jena", "--epochs", "7", "--batch-size", "64", "--workers", "3",
         "--gpus-per-worker", "1", "--max-failures", "2",
-        "--out", "/tmp/kiln-runs", "--run-id", "jena-run",
+        "--out", RUNS, "--run-id", "jena-run",
     ]  # fmt: skip
     assert shlex.split(export) == [
-        "kiln", "export", "/tmp/kiln-runs/jena-run", "--registry", "s3://reg", "--name", "jena",
+        "kiln", "export", f"{RUNS}/jena-run", "--registry", "s3://reg", "--name", "jena",
     ]  # fmt: skip
 
 
 def test_entrypoint_quotes_hostile_values_and_skips_export_when_off():
     spec = training(data="/data/my jena; rm -rf /", export=False)
-    command = render.entrypoint("r", spec)
+    command = render.entrypoint("r", spec, RUNS)
     assert "&&" not in command
     assert "'/data/my jena; rm -rf /'" in command
     assert "--gpus-per-worker" not in command and "--max-failures" not in command

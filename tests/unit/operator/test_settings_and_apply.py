@@ -96,7 +96,9 @@ def test_api_errors_are_sorted_into_retryable_and_refused(code, body, kind):
 
     from kiln_operator.kube import _error
 
-    error = _error(ApiException(status=code, reason="x", body=body), "creating RayJob ml/r")
+    raised = ApiException(status=code, reason="x")
+    raised.body = body  # set as the client sets it from a response (no `body=` in every version)
+    error = _error(raised, "creating RayJob ml/r")
     assert type(error).__name__ == kind
     assert error.message.startswith(f"creating RayJob ml/r: HTTP {code}")
 
