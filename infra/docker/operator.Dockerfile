@@ -4,15 +4,17 @@
 FROM python:3.11.11-slim-bookworm
 
 # Versions are pyproject.toml's ranges, word for word (tests/chart/test_images.py checks).
-# fsspec and filelock: the operator reads the registry (kiln.registry) to record which version a
-# finished TrainingJob registered.
+# fsspec, its object-store drivers (s3fs, gcsfs) and filelock: the operator reads the registry
+# (kiln.registry through kiln.storage) to record which version a finished TrainingJob registered.
 RUN pip install --no-cache-dir \
       "kopf>=1.37,<2" \
-      "kubernetes>=31" \
+      "kubernetes>=31,<37" \
       "pydantic>=2.7,<3" \
       "pyyaml>=6" \
       "prometheus-client>=0.20" \
       "fsspec>=2024.2" \
+      "s3fs>=2024.10" \
+      "gcsfs>=2024.10" \
       "filelock>=3.13"
 
 COPY pyproject.toml README.md /opt/kiln/

@@ -14,6 +14,7 @@ ARG TF_EXTRA=""
 
 # Dependencies first, in their own layer, so a source change does not reinstall TensorFlow.
 # Versions are pyproject.toml's ranges, word for word (tests/chart/test_images.py checks).
+# s3fs and gcsfs: datasets, runs, Ray Train checkpoints and registries on s3:// and gs://.
 RUN pip install --no-cache-dir \
       "tensorflow${TF_EXTRA}>=2.21,<2.22" \
       "keras>=3.15,<3.16" \
@@ -29,6 +30,8 @@ RUN pip install --no-cache-dir \
       "pillow>=10" \
       "matplotlib>=3.8" \
       "fsspec>=2024.2" \
+      "s3fs>=2024.10" \
+      "gcsfs>=2024.10" \
       "filelock>=3.13" \
       "fastapi>=0.110" \
       "httpx>=0.27"

@@ -6,6 +6,7 @@ ARG RAY_TAG=2.60.0-py311
 FROM rayproject/ray:${RAY_TAG}
 
 # Versions are pyproject.toml's ranges, word for word (tests/chart/test_images.py checks).
+# s3fs and gcsfs: replicas load models from s3:// and gs:// registries (kiln.storage).
 RUN pip install --no-cache-dir \
       "onnxruntime-gpu>=1.31,<1.33" \
       "numpy>=1.26,<3" \
@@ -16,6 +17,8 @@ RUN pip install --no-cache-dir \
       "rich>=13" \
       "pillow>=10" \
       "fsspec>=2024.2" \
+      "s3fs>=2024.10" \
+      "gcsfs>=2024.10" \
       "filelock>=3.13" \
       "fastapi>=0.110" \
       "httpx>=0.27"

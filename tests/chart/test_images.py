@@ -91,6 +91,15 @@ def module_file(module: str) -> Path | None:
 
 def third_party_imports(entry_modules: list[str]) -> set[str]:
     """Top-level external modules imported, transitively through Kiln's own modules."""
+    return _walk(entry_modules)[1]
+
+
+def kiln_files_reached(entry_modules: list[str]) -> set[Path]:
+    """Kiln's own source files an image's entry modules import, transitively."""
+    return _walk(entry_modules)[0]
+
+
+def _walk(entry_modules: list[str]) -> tuple[set[Path], set[str]]:
     seen: set[Path] = set()
     external: set[str] = set()
     queue = [m for m in entry_modules]
@@ -124,7 +133,7 @@ def third_party_imports(entry_modules: list[str]) -> set[str]:
                     queue.append(name)
                 elif top and top not in sys.stdlib_module_names and top != "__future__":
                     external.add(top)
-    return external
+    return seen, external
 
 
 @functools.cache
@@ -140,6 +149,11 @@ def distributions(modules: set[str]) -> set[str]:
         assert dists, f"no installed distribution provides '{module}'"
         found |= {canonicalize_name(d) for d in dists}
     return found
+
+
+# fsspec opens s3:// and gs:// through these drivers, found by protocol name at run time: an
+# image without them fails on the first bucket URI, not at start-up.
+OBJECT_STORE_DRIVERS = {"s3fs", "gcsfs"}
 
 
 def base_image(dockerfile: Path) -> str:
@@ -178,6 +192,25 @@ def test_images_install_what_their_code_imports_and_nothing_forbidden(name):
     missing = needed - installed - from_base
     assert not missing, f"{name} does not install {sorted(missing)}, which its code imports"
     assert not {canonicalize_name(f) for f in forbidden} & installed
+
+
+@pytest.mark.parametrize("name", sorted(IMAGES))
+def test_images_that_open_object_storage_install_its_drivers(name):
+    """Every image whose code reaches kiln.storage (training data, runs and checkpoints in the Ray
+    image; registries in the serving replicas and in the operator's version lookup) installs
+    s3fs and gcsfs, at pyproject.toml's ranges, beside Kiln (which goes in with --no-deps)."""
+    storage = SOURCES["kiln"] / "storage" / "__init__.py"
+    assert storage in kiln_files_reached(IMAGES[name][0]), f"{name} never opens object storage"
+    assert set(PINS) >= OBJECT_STORE_DRIVERS, "pyproject.toml must depend on the drivers"
+    installed = {canonicalize_name(r.name): r for r in pip_requirements(DOCKER / name)}
+    for driver in sorted(OBJECT_STORE_DRIVERS):
+        assert driver in installed, f"{name} does not install {driver}"
+        assert installed[driver].specifier == PINS[driver].specifier
+    # The drivers and fsspec go in in one pip run, so pip picks versions that agree (each
+    # driver release pins its own fsspec).
+    runs = [rest for word, rest in instructions(DOCKER / name) if word == "RUN"]
+    (together,) = [r for r in runs if '"s3fs' in r]
+    assert '"gcsfs' in together and '"fsspec' in together
 
 
 def test_ray_bases_match_the_pinned_ray_and_python():
