@@ -15,7 +15,13 @@ from typing import Any
 
 import yaml
 
-from kiln.serving.config import ServeArgs, deployment_overrides, share_cpus
+from kiln.serving.config import (
+    APP_NAME,
+    AUTH_TOKEN_ENV,
+    ServeArgs,
+    deployment_overrides,
+    share_cpus,
+)
 from kiln_operator import cluster, storage
 from kiln_operator.settings import OperatorSettings
 from kiln_operator.spec import (
@@ -26,9 +32,7 @@ from kiln_operator.spec import (
 )
 
 RAY_GROUP, RAY_VERSION = "ray.io", "v1"
-APP_NAME = "kiln"
 APP_IMPORT_PATH = "kiln.serving.app:build_app"
-AUTH_TOKEN_ENV = "KILN_AUTH_TOKEN"
 SERVE_PORT = 8000
 STREAMS = ServeArgs.model_fields["inference_streams"].default  # model runs per replica
 TRAINING_LABEL = "kiln.dev/training-job"

@@ -15,13 +15,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from kiln.config import Task, validate
+from kiln.config import MODEL_NAME_PATTERN, Task, validate
 from kiln.models import catalog
+from kiln.serving.config import Batching as ServeBatching
 
 # Kubernetes resource quantities ("500m", "2", "4Gi"): what a container's requests accept.
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
 # A registry model name, as kiln.registry accepts it.
-_MODEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+_MODEL_NAME = re.compile(MODEL_NAME_PATTERN)
 # Where a run may live on Kubernetes: an object store every pod reaches (the CRDs and the
 # chart's values.schema.json carry the same pattern). A local path would be one pod's own disk.
 RUNS_URI_PATTERN = r"^(s3|gs)://[a-z0-9]([a-z0-9._-]*[a-z0-9])?(/[^\s]*)?$"
@@ -141,9 +142,9 @@ class Replicas(_Spec):
         return self
 
 
-class Batching(_Spec):
-    max_batch_size: int = Field(default=16, ge=1, le=256)  # what kiln.serving accepts
-    batch_wait_timeout_s: float = Field(default=0.0, ge=0, le=1)
+class Batching(ServeBatching, _Spec):
+    """Serving's batching settings, with its defaults and bounds (the CRD repeats them in
+    OpenAPI; tests/unit/operator/test_limits_agree.py keeps the two equal), in camelCase."""
 
 
 class SecretRef(_Spec):

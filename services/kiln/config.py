@@ -16,7 +16,19 @@ from pydantic import BaseModel, ValidationError
 from kiln.errors import ConfigError
 from kiln.tasks import TASKS, Task
 
-__all__ = ["TASKS", "Task", "load_yaml", "ray_address", "registry_uri", "validate"]
+__all__ = [
+    "MODEL_NAME_PATTERN",
+    "TASKS",
+    "Task",
+    "load_yaml",
+    "ray_address",
+    "registry_uri",
+    "validate",
+]
+
+# A registered model's name: a registry directory, a Serve deployment's model and a CR's
+# modelName (the CRDs carry the same pattern; a unit test keeps them equal).
+MODEL_NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
 
 DEFAULT_REGISTRY = "kiln-registry"
 DEFAULT_RUNS_DIR = "kiln-runs"

@@ -12,6 +12,7 @@ import click
 
 from kiln.commands._common import kiln_errors
 from kiln.errors import BadRequest, KilnError, NotReady
+from kiln.serving.config import AUTH_TOKEN_ENV
 from kiln.tasks import TASKS
 
 TYPES = {
@@ -88,7 +89,7 @@ def describe(task: str, answer: dict[str, Any], mask_out: Path | None) -> list[s
 @click.option("--task", required=True, type=click.Choice(TASKS))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--url", default="http://127.0.0.1:8000", help="The server `kiln serve` started.")
-@click.option("--token", envvar="KILN_AUTH_TOKEN", help="Bearer token (default: $KILN_AUTH_TOKEN).")
+@click.option("--token", envvar=AUTH_TOKEN_ENV, help=f"Bearer token (default: ${AUTH_TOKEN_ENV}).")
 @click.option(
     "--mask-out",
     type=click.Path(dir_okay=False, path_type=Path),

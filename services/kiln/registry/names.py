@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from typing import Final, Literal
 
+from kiln.config import MODEL_NAME_PATTERN
 from kiln.errors import ConfigError, NotFound
 from kiln.registry.manifest import Manifest
 
-LATEST = "latest"
-NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+LATEST: Final = "latest"
+NAME_PATTERN = re.compile(MODEL_NAME_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,7 @@ def check_name(name: str) -> str:
     return name
 
 
-def parse_ref(ref: str) -> tuple[str, int | str]:
+def parse_ref(ref: str) -> tuple[str, int | Literal["latest"]]:
     """``NAME`` or ``NAME:VERSION`` or ``NAME:latest`` → (name, version or "latest")."""
     name, _, version = ref.partition(":")
     if not version or version == LATEST:

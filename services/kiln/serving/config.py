@@ -26,6 +26,11 @@ from kiln.config import Task
 
 Version = int | Literal["latest"]
 
+# The Serve application's name (one per cluster: `kiln serve`, the RayService's serveConfigV2).
+APP_NAME = "kiln"
+# Where a replica reads the bearer token from, unless the args name another variable.
+AUTH_TOKEN_ENV = "KILN_AUTH_TOKEN"
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -73,7 +78,7 @@ class ServeArgs(_Strict):
     batching: Batching = Field(default_factory=Batching)
     autoscaling: Autoscaling = Field(default_factory=Autoscaling)
     gpus_per_replica: float = Field(default=0.0, ge=0.0)
-    auth_token_env: str | None = "KILN_AUTH_TOKEN"
+    auth_token_env: str | None = AUTH_TOKEN_ENV
     # Kiln's own, optional: a file holding the token (a mounted Secret) wins over the env var.
     auth_token_file: str | None = None
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)

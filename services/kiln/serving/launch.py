@@ -17,11 +17,10 @@ from typing import Any
 import httpx
 
 from kiln.errors import ConfigError, NotReady
-from kiln.registry import RegistryStore
-from kiln.serving.config import ModelChoice, ServeArgs
+from kiln.registry import RegistryStore, parse_ref
+from kiln.serving.config import APP_NAME, ModelChoice, ServeArgs
 from kiln.tasks import TASKS
 
-APP_NAME = "kiln"
 FAST_ENV = {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"}
 
 
@@ -45,8 +44,8 @@ def discover_models(
     for task in wanted:
         ref = (chosen or {}).get(task)
         if ref is not None:
-            name, _, version = ref.partition(":")
-            models[task] = ModelChoice(name=name, version=int(version) if version else "latest")
+            name, version = parse_ref(ref)
+            models[task] = ModelChoice(name=name, version=version)
         elif task in newest:
             models[task] = ModelChoice(name=newest[task][1])
         else:

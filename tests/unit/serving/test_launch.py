@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kiln.errors import ConfigError
+from kiln.errors import ConfigError, NotFound
 from kiln.registry import RegistryStore
 from kiln.serving.launch import discover_models
 
@@ -25,6 +25,15 @@ def test_a_newer_model_of_the_same_task_wins(tiny, tmp_path):
 def test_a_chosen_model_and_version_win(registry):
     found = discover_models(registry, ["classification"], {"classification": "tiny-classifier:2"})
     assert list(found) == ["classification"] and found["classification"].version == 2
+
+
+def test_a_chosen_ref_is_read_as_the_registry_reads_it(registry):
+    found = discover_models(
+        registry, ["classification"], {"classification": "tiny-classifier:latest"}
+    )
+    assert found["classification"].version == "latest"
+    with pytest.raises(NotFound, match="not a positive number"):
+        discover_models(registry, ["classification"], {"classification": "tiny-classifier:v2"})
 
 
 def test_a_task_without_a_model_and_an_empty_registry_are_clear_errors(tiny, tmp_path):
