@@ -11,6 +11,11 @@ Credentials are rendered as one ``env`` entry per variable of the standard chain
 hold S3 keys, a GCS key or both. A GCS service-account key cannot travel as environment
 (``GOOGLE_APPLICATION_CREDENTIALS`` is a file path), so where a ``gs://`` URI is involved the
 Secret's ``gcs-credentials.json`` is mounted read-only and the variable points at it.
+
+Which pods: a RayJob's head (it runs the entrypoint: the Ray Train driver and ``kiln export``)
+and workers (training, checkpoints), a RayService's head and Serve workers (the registry).
+KubeRay's submitter pod only runs ``ray job submit`` against the head and opens no bucket, so
+Kiln renders no ``submitterPodTemplate`` for it.
 """
 
 from __future__ import annotations

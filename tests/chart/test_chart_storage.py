@@ -65,3 +65,15 @@ def test_values_yaml_documents_every_storage_key():
     for key in documented:
         line = next(i for i, line in enumerate(text.splitlines()) if line.strip().startswith(key))
         assert "# --" in "\n".join(text.splitlines()[max(0, line - 8) : line]), key
+
+
+def test_notes_say_where_runs_go_or_that_each_job_must_say(chart):
+    def notes(values):
+        rendered = chart.render(values, name="kiln", namespace="kiln")
+        return next(text for path, text in rendered.items() if path.endswith("NOTES.txt"))
+
+    unset = " ".join(notes({}).split())
+    assert "every TrainingJob must set spec.runsUri" in unset and "NoSharedStorage" in unset
+    given = " ".join(notes(STORAGE).split())
+    assert "Runs go to s3://kiln/runs/<TrainingJob name>" in given
+    assert 'Secret "kiln-storage"' in given and "http://minio.minio.svc:9000" in given
