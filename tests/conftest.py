@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+# Data the tests read, vendored with its source named (e.g. fixtures/kuberay-crds/README.md).
+FIXTURES = ROOT / "tests" / "fixtures"
 
 # Keep TensorFlow quiet and on the CPU in tests (there is no GPU here).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

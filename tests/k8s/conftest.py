@@ -35,11 +35,11 @@ from typing import Any, TypeVar
 
 import pytest
 import yaml
-from tests.conftest import ROOT, SHARED, skip_or_fail
+from tests.conftest import FIXTURES, ROOT, skip_or_fail
 
 from kiln_operator import CRD_DIR
 
-KUBERAY_CRDS = SHARED / "kuberay-crds"
+KUBERAY_CRDS = FIXTURES / "kuberay-crds"  # vendored; the README there names the release
 RBAC_RULES = CRD_DIR.parent / "rbac.yaml"
 T = TypeVar("T")
 
@@ -71,7 +71,7 @@ def wait_for(check: Callable[[], T], what: str, timeout: float = 30.0, every: fl
 
 def for_kubernetes_1_20(crd: dict[str, Any]) -> dict[str, Any]:
     """The three fixture-only edits that let KubeRay's CRDs install on a 1.20 server
-    (../shared/kuberay-crds/README.md): drop CEL rules (`x-kubernetes-validations`, unknown to
+    (tests/fixtures/kuberay-crds/README.md): drop CEL rules (`x-kubernetes-validations`, unknown to
     1.20), drop empty-string defaults (they arrive as null and fail their string type), and make
     map-type lists atomic (1.20 insists that a map key have a default). Field descriptions are
     dropped too, which changes no validation and makes the server establish the CRDs faster."""
@@ -170,10 +170,6 @@ def kube() -> Iterator[Kube]:
     if missing:
         skip_or_fail(
             f"no local control plane: missing {', '.join(missing)}; {controlplane.ENABLE_HINT}"
-        )
-    if not KUBERAY_CRDS.is_dir():
-        skip_or_fail(
-            f"KubeRay CRDs not found at {KUBERAY_CRDS} (the shared folder beside the repo)"
         )
     from kubernetes import config
 
