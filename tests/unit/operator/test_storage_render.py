@@ -7,8 +7,11 @@ objects' validity against KubeRay's schemas and Kubernetes' Pod schema is in tes
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 
+import kubernetes_validate
 import pytest
+import yaml
 
 from kiln.errors import ConfigError
 from kiln_operator import render, storage
@@ -172,3 +175,30 @@ def test_storage_settings_are_read_from_the_charts_variables():
     )  # fmt: skip
     with pytest.raises(ConfigError, match="storage_endpoint_url"):
         from_env({"KILN_OPERATOR_STORAGE_ENDPOINT_URL": "minio:9000"})
+
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[3] / "infra" / "examples").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_each_examples_children_are_valid_with_no_operator_storage_defaults(
+    path, kuberay_validator
+):
+    """The examples name their own runs URI and Secret, so they render on an operator installed
+    without storage values, into objects KubeRay's schemas (strict) and Kubernetes' Pod schema
+    (kubernetes-validate --strict) accept, with the credentials on every Ray container."""
+    bare = OperatorSettings()
+    for doc in yaml.safe_load_all(path.read_text()):
+        name, spec = doc["metadata"]["name"], doc["spec"]
+        if doc["kind"] == "TrainingJob":
+            child = render.render_rayjob(name, "ml", parse_training_job(spec), bare)
+            kuberay_validator("rayjobs").validate(child)
+            assert f"kiln export {spec['runsUri']}/{name} " in child["spec"]["entrypoint"]
+        else:
+            child = render.render_rayservice(name, "ml", parse_model_deployment(spec), bare)
+            kuberay_validator("rayservices").validate(child)
+        secret = spec["storageSecretRef"]["name"]
+        for pod, container in pods(child):
+            assert {k: env_of(container)[k] for k in AWS_KEYS} == secret_env(secret)
+            as_pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": pod}
+            kubernetes_validate.validate(as_pod, "1.33", strict=True)
