@@ -58,7 +58,7 @@ class OperatorSettings(BaseModel):
     # "token", KubeRay generates a per-cluster token Secret and sets it on every Ray container.
     ray_auth_mode: Literal["token", "disabled"] = "token"
     # Serve's HAProxy proxy and throughput-optimized mode on RayService pods: together the
-    # largest throughput gain measured for Kiln's serving (SERVE-PERF.md).
+    # largest throughput gain measured for Kiln's serving (docs/benchmarks.md).
     serve_ha_proxy: bool = True
     serve_throughput_optimized: bool = True
     # host:port of a Redis that keeps a RayService's GCS state across a head restart; empty

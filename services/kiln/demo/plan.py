@@ -55,8 +55,8 @@ def plans_by_task(scale: Literal["quick", "tiny"]) -> dict[str, TaskPlan]:
                 "stem_filters": 8 if tiny else 16,
                 "block_sizes": [8, 16] if tiny else [16, 32, 64],
                 # A short run needs faster-moving BatchNorm statistics, or inference-mode
-                # validation sits at chance while training accuracy climbs (measured: test
-                # accuracy 0.50 at 0.99, 1.00 at 0.8, same data and budget).
+                # validation sits at chance while training accuracy climbs (docs/benchmarks.md,
+                # "Demo budget").
                 "batchnorm_momentum": 0.8,
             },
             data_options={"image_size": [32, 32]},

@@ -86,12 +86,13 @@ class ServeArgs(_Strict):
     cpus_per_replica: float = Field(default=0.5, gt=0.0)
     # Model runs in flight per replica, and onnxruntime threads per run (0 = onnxruntime decides;
     # unset = the replica's CPUs shared out between its streams, at least 1). On 2 CPU cores two
-    # single-threaded runs side by side beat one two-threaded run by about a quarter
-    # (docs/benchmarks.md); on a GPU, streams overlap decoding with the device.
+    # single-threaded runs side by side beat one two-threaded run (docs/benchmarks.md, "Two
+    # model streams"); on a GPU, streams overlap decoding with the device.
     inference_streams: int = Field(default=2, ge=1, le=16)
     intra_op_threads: int | None = Field(default=None, ge=0, le=64)
-    # With one task the model deployment is also the HTTP ingress (about 30 % faster, no hop);
-    # set False to always put a separate ingress deployment in front.
+    # With one task the model deployment is also the HTTP ingress (no extra hop, measurably
+    # faster: docs/benchmarks.md, "Ray Serve overhead"); set False to always put a separate
+    # ingress deployment in front.
     collapse_single_task: bool = True
 
     def threads_per_stream(self) -> int:

@@ -109,7 +109,8 @@ def start(
         logging_config={"log_level": "WARNING", "enable_access_log": False},
     )
     app = build_app(args)
-    quiet = {"log_level": "WARNING", "enable_access_log": False}  # +7 % measured (SERVE-PERF)
+    # No access log and WARNING only: logging per request costs throughput (docs/benchmarks.md).
+    quiet = {"log_level": "WARNING", "enable_access_log": False}
     serve.run(app, name=APP_NAME, route_prefix="/", blocking=False, logging_config=quiet)
     server = LocalServer(f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}", started_ray)
     wait_ready(server.url, timeout_s)
