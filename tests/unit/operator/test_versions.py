@@ -33,3 +33,6 @@ def test_source_run_may_be_the_id_or_a_path_through_the_run_directory():
     assert names_run("/tmp/kiln-runs/run-b/", "run-b")
     assert not names_run("/tmp/kiln-runs/run-bb", "run-b")
     assert not names_run("", "run-b")
+    # A run under a runs URI on object storage (what the rendered RayJob exports from).
+    assert names_run("s3://kiln-runs/team/run-b", "run-b")
+    assert not names_run("gs://kiln-runs/team/run-bb", "run-b")
