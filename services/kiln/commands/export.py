@@ -1,4 +1,4 @@
-"""`kiln export RUN_DIR`: convert a run's best checkpoint to ONNX, prove parity, register it.
+"""`kiln export RUN`: convert a run's best checkpoint to ONNX, prove parity, register it.
 
 The conversion runs where TensorFlow sees no GPU: this command imports nothing from TensorFlow
 itself, and ``kiln.export`` sets ``CUDA_VISIBLE_DEVICES=""`` before TensorFlow is first imported.
@@ -13,7 +13,7 @@ from kiln.export.config import DEFAULT_ATOL, DEFAULT_OPSET
 
 
 @click.command()
-@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("run_dir", metavar="RUN")
 @click.option(
     "--registry",
     default=None,
@@ -30,7 +30,10 @@ from kiln.export.config import DEFAULT_ATOL, DEFAULT_OPSET
 )
 @kiln_errors
 def export(run_dir: str, registry: str | None, name: str | None, opset: int, atol: float) -> None:
-    """Export RUN_DIR to ONNX; register it only if onnxruntime matches Keras within --atol."""
+    """Export RUN to ONNX; register it only if onnxruntime matches Keras within --atol.
+
+    RUN is a run directory or a run URI on object storage (s3://bucket/runs/RUN_ID).
+    """
     from kiln.config import registry_uri
     from kiln.export import export_run
 

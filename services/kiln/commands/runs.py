@@ -1,4 +1,4 @@
-"""`kiln runs`: the training runs under a runs directory, and one run's record."""
+"""`kiln runs`: the training runs under a runs directory or URI, and one run's record."""
 
 from __future__ import annotations
 
@@ -12,10 +12,9 @@ from kiln.config import DEFAULT_RUNS_DIR
 
 OUT_OPTION = click.option(
     "--out",
-    type=click.Path(file_okay=False),
     default=DEFAULT_RUNS_DIR,
     show_default=True,
-    help="Runs directory.",
+    help="Where the runs are: a directory or a URI such as s3://bucket/runs.",
 )
 
 
@@ -42,7 +41,7 @@ def list_(out: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from kiln.training.rundir import list_runs
+    from kiln.runs import list_runs
 
     records = list_runs(out)
     if not records:
@@ -69,13 +68,14 @@ def list_(out: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print run.json as it is.")
 @kiln_errors
 def show(run: str, out: str, as_json: bool) -> None:
-    """One run's record: RUN is a run id under --out, or a run directory."""
+    """One run's record: RUN is a run id under --out, or a run directory or URI."""
     from rich.console import Console
     from rich.table import Table
 
-    from kiln.training.rundir import RunDir
+    from kiln.runs import RunDir, run_uri
 
-    directory = Path(run) if Path(run).is_dir() else Path(out) / run
+    given = "://" in run or "/" in run or Path(run).is_dir()
+    directory = run if given else run_uri(out, run)
     record = RunDir(directory).read_record()
     if as_json:
         click.echo(record.model_dump_json(indent=2))
@@ -94,9 +94,9 @@ def show(run: str, out: str, as_json: bool) -> None:
     for key, value in record.evaluation.items():
         if isinstance(value, float | int | str):
             rows[key] = f"{value:.4f}" if isinstance(value, float) else str(value)
-    fingerprint = (record.dataset_info or {}).get("fingerprint", {})
-    if fingerprint:
-        rows["data"] = f"{fingerprint.get('root')} (sha256 {str(fingerprint.get('sha256'))[:12]})"
+    if record.dataset_info is not None:
+        fingerprint = record.dataset_info.fingerprint
+        rows["data"] = f"{fingerprint.root} (sha256 {fingerprint.sha256[:12]})"
     rows["timings"] = json.dumps(
         {k: v for k, v in record.timings.items() if not isinstance(v, list)}
     )

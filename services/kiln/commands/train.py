@@ -43,7 +43,9 @@ OVERRIDES = (
 @click.option("--max-failures", type=int, help="Worker failures to recover from (default 0).")
 @click.option("--seed", type=int, help="Random seed (default 0).")
 @click.option("--address", help="Ray cluster to join (default: $RAY_ADDRESS, else a local Ray).")
-@click.option("--out", type=click.Path(file_okay=False), help="Runs directory (./kiln-runs).")
+@click.option(
+    "--out", help="Where runs go: a directory (./kiln-runs) or a URI such as s3://bucket/runs."
+)
 @click.option("--run-id", help="Name of the run directory (default: task-model-timestamp).")
 @click.option(
     "--config",
@@ -54,8 +56,8 @@ OVERRIDES = (
 @click.option(
     "--resume",
     "resume_dir",
-    type=click.Path(file_okay=False),
-    help="Continue the run in this directory from its last checkpoint.",
+    metavar="RUN",
+    help="Continue the run at this directory or URI from its last checkpoint.",
 )
 @click.option("--quiet", is_flag=True, help="Print nothing but the run directory.")
 @kiln_errors
@@ -74,8 +76,9 @@ def train(
       kiln train --config train.yaml --workers 4
       kiln train --resume kiln-runs/forecasting-lstm-20250101-120000
 
-    The run directory (--out/--run-id) receives config.yaml, run.json, metrics.json,
-    best.keras, learning_curves.png, validation_sample.npz and Ray's logs.
+    The run (--out/--run-id, a directory or an s3:// / gs:// prefix) receives config.yaml,
+    run.json, metrics.json, best.keras, learning_curves.png, validation_sample.npz, Ray
+    Train's checkpoints and Ray's logs.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from rich.console import Console
@@ -103,4 +106,4 @@ def train(
         config = validate(TrainConfig, {**given, "address": address}, source="options")
     result = train_run(config, console=console)
     if quiet:
-        click.echo(result.run_dir)
+        click.echo(result.run_uri)

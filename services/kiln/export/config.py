@@ -16,7 +16,7 @@ class ExportConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    run_dir: str
+    run_dir: str = Field(description="the run: a local directory or a URI such as s3://b/runs/id")
     registry: str
     name: str | None = Field(default=None, description="registry name; default: the model name")
     # tf2onnx 1.17 supports opsets 13..18 well; fused LSTM/GRU need at least 7, our rewrites 13.

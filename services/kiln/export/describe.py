@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from kiln.data.info import DatasetInfo
 from kiln.errors import DataError
-from kiln.export.rundir import RunArtifacts
+from kiln.export.run_reader import RunArtifacts
 from kiln.registry import ImagePreprocessing, Manifest, Parity, TensorSpec, TimeseriesPreprocessing
 
 # Jena's rows are 10 minutes apart; DatasetInfo records it, this is the book's fallback.
@@ -96,7 +96,7 @@ def build_manifest(
         outputs=outputs,
         preprocessing=preprocessing_for(run.info),
         source_run=run.run_id,
-        source_checkpoint=str(run.checkpoint.resolve()),
+        source_checkpoint=run.checkpoint_uri,
         dataset_fingerprint=run.info.fingerprint.sha256,
         metrics=metrics,
         opset=opset,

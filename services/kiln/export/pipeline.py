@@ -14,8 +14,10 @@ import contextlib
 import json
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kiln import errors
 from kiln.errors import DataError, KilnError
@@ -24,11 +26,14 @@ from kiln.export.config import ExportConfig
 from kiln.registry import Manifest, RegistryStore
 from kiln.registry.store import check_name
 
+if TYPE_CHECKING:
+    from kiln.export.run_reader import RunArtifacts
+
 Progress = Callable[[str], None]
 
 
 def run_export(config: ExportConfig, progress: Progress | None = None) -> Manifest:
-    """Export ``config.run_dir`` into ``config.registry``; returns the stored manifest."""
+    """Export the run at ``config.run_dir`` (a directory or URI) into ``config.registry``; returns the stored manifest."""
     say = progress or (lambda message: None)
     if gpu.hide_gpus():
         return _export(config, say)
@@ -37,16 +42,21 @@ def run_export(config: ExportConfig, progress: Progress | None = None) -> Manife
 
 
 def _export(config: ExportConfig, say: Progress) -> Manifest:
+    from kiln.export.run_reader import read_run
+
+    with tempfile.TemporaryDirectory(prefix="kiln-export-") as scratch:
+        return _export_from(config, read_run(config.run_dir, Path(scratch)), say)
+
+
+def _export_from(config: ExportConfig, run: RunArtifacts, say: Progress) -> Manifest:
     # TensorFlow is imported only now, after hide_gpus() had its chance.
     from kiln.export.audit import audit_ops, recurrent_notes
     from kiln.export.batching import TIMING_LIMIT, fastest_batch_size
     from kiln.export.convert import op_summary, producer_versions, tensor_specs, to_onnx
     from kiln.export.describe import build_manifest
     from kiln.export.parity import check_parity, cpu_session
-    from kiln.export.rundir import read_run
     from kiln.export.twin import inference_twin
 
-    run = read_run(config.run_dir)
     name = check_name(config.name or run.model)
     store = RegistryStore(config.registry)  # a bad registry URI fails before the slow part
     say(f"loading {run.checkpoint} ({run.task}, {run.model})")

@@ -24,8 +24,8 @@ def train(config: TrainConfig, **options: Any) -> RunResult:
     return run_training(config, **options)
 
 
-def resume(run_dir: str | Path, **options: Any) -> RunResult:
+def resume(run_uri: str | Path, **options: Any) -> RunResult:
     """Continue an interrupted run from its last checkpoint; see ``kiln.training.driver``."""
     from kiln.training.driver import resume as resume_training
 
-    return resume_training(run_dir, **options)
+    return resume_training(run_uri, **options)

@@ -20,9 +20,13 @@ import keras
 import numpy as np
 import ray.train
 
+from kiln.runs import CHECKPOINTS_DIR, RunDir
 from kiln.training.checkpointing import RunState, write_checkpoint
 from kiln.training.config import TrainConfig
 from kiln.training.metrics import TrainingMetrics
+
+# Test-only FailOnce's marker, beside Ray Train's checkpoints in the run.
+FAIL_MARKER = f"{CHECKPOINTS_DIR}/failed-once.txt"
 
 
 class ReportToRayTrain(keras.callbacks.Callback):
@@ -113,18 +117,19 @@ def weights_digest(model: keras.Model) -> str:
 class FailOnce(keras.callbacks.Callback):
     """Test-only: the worker dies, like a killed pod, at the start of one epoch, once per run.
 
-    A marker file in the run's checkpoint storage makes sure the restarted worker carries on.
+    A marker file in the run (on its shared storage) makes sure the restarted worker carries on.
     """
 
-    def __init__(self, epoch: int, marker: Path) -> None:
+    def __init__(self, epoch: int, run: RunDir, marker: str) -> None:
         super().__init__()
         self.epoch = epoch
+        self.run = run
         self.marker = marker
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        if epoch == self.epoch and not self.marker.exists():
-            self.marker.parent.mkdir(parents=True, exist_ok=True)
-            self.marker.write_text(f"worker {os.getpid()} killed itself at epoch {epoch}\n")
+        if epoch == self.epoch and not self.run.exists(self.marker):
+            note = f"worker {os.getpid()} killed itself at epoch {epoch}\n"
+            self.run.write_bytes(self.marker, note.encode())
             os._exit(17)
 
 
@@ -138,13 +143,13 @@ def build_callbacks(
     samples_per_epoch: int,
     metrics: TrainingMetrics | None,
     progress: Any,
-    fail_marker: Path | None,
+    run: RunDir | None,
 ) -> list[keras.callbacks.Callback]:
     """ModelCheckpoint, EarlyStopping, ReduceLROnPlateau, then the Ray Train report."""
     best_path = scratch / "best.keras"
     callbacks: list[keras.callbacks.Callback] = []
-    if config.fail_at_epoch is not None and fail_marker is not None and rank == world_size - 1:
-        callbacks.append(FailOnce(config.fail_at_epoch, fail_marker))
+    if config.fail_at_epoch is not None and run is not None and rank == world_size - 1:
+        callbacks.append(FailOnce(config.fail_at_epoch, run, FAIL_MARKER))
     callbacks.append(
         keras.callbacks.ModelCheckpoint(
             filepath=str(best_path),

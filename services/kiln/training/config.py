@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,10 @@ class TrainConfig(BaseModel):
     @property
     def global_batch_size(self) -> int:
         return self.batch_size * self.workers
+
+
+def default_run_id(config: TrainConfig) -> str:
+    return f"{config.task}-{config.model}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}"
 
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:

@@ -8,19 +8,18 @@ the queue, so the run record can show that the workers ended in step.
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from kiln.runs import RunRecord
 from kiln.training.config import TrainConfig
-from kiln.training.rundir import RunRecord
 
 SKIPPED = {"kind", "epoch", "epoch_seconds", "samples_per_second", "learning_rate"}
 
 
-def starting(console: Console, config: TrainConfig, run_dir: Path) -> None:
+def starting(console: Console, config: TrainConfig, run_dir: str) -> None:
     console.print(
         f"[bold]kiln train[/] {config.task} · {config.model} · {config.workers} worker(s) × "
         f"batch {config.batch_size} = global batch {config.global_batch_size} · "
@@ -65,7 +64,7 @@ def follow(
             console.print(epoch_line(item, config.epochs))
 
 
-def summary(console: Console, record: RunRecord, run_dir: Path) -> None:
+def summary(console: Console, record: RunRecord, run_dir: str) -> None:
     table = Table(title=f"run {record.run_id}: {record.status}", show_header=False)
     table.add_row("epochs trained", str(record.epochs_trained))
     if record.restarts:

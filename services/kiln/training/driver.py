@@ -1,13 +1,17 @@
 """The driver: check the config, start (or join) Ray, run the TensorflowTrainer, write the run.
 
-``train(config)`` is the programmatic API behind ``kiln train`` and the demo; ``resume(run_dir)``
+``train(config)`` is the programmatic API behind ``kiln train`` and the demo; ``resume(run_uri)``
 continues an interrupted run from its last checkpoint. Both return a ``RunResult``.
+
+The run lives at a run URI (``kiln.runs``): a local directory, or a prefix on shared object
+storage when the workers run on other machines. The driver writes its files into local scratch
+first and then copies each into the run whole, so the same code serves both.
 """
 
 from __future__ import annotations
 
 import contextlib
-import shutil
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -17,18 +21,18 @@ from pydantic import BaseModel
 from rich.console import Console
 
 from kiln.errors import ConfigError, DataError, KilnError
-from kiln.training import console as display
-from kiln.training.checkpointing import BEST_FILE, MODEL_FILE, RunState, copy_checkpoint, read_state
-from kiln.training.config import TrainConfig, preflight
-from kiln.training.rundir import (
+from kiln.runs import (
     BEST_MODEL_FILE,
     CHECKPOINTS_DIR,
     LOGS_DIR,
+    RECORD_FILE,
     RunDir,
     RunRecord,
-    default_run_id,
     now,
 )
+from kiln.training import console as display
+from kiln.training.checkpointing import BEST_FILE, MODEL_FILE, RunState, copy_checkpoint, read_state
+from kiln.training.config import TrainConfig, default_run_id, preflight
 from kiln.training.session import cluster_gpus, copy_session_logs, ray_logs_to, ray_session
 
 # Environment of every training worker: TensorFlow's C++ start-up banner is noise here.
@@ -46,7 +50,7 @@ class TrainingFailed(KilnError):
 class RunResult(BaseModel):
     """What a finished run produced; ``record`` is the run's ``run.json``."""
 
-    run_dir: Path
+    run_uri: str
     record: RunRecord
     history: dict[str, list[float]]
 
@@ -55,28 +59,37 @@ class RunResult(BaseModel):
         return self.record.run_id
 
     @property
+    def run_dir(self) -> Path:
+        """The run's local directory (a run on object storage has none: use ``run_uri``)."""
+        local = RunDir(self.run_uri).local
+        if local is None:
+            raise ValueError(f"run {self.run_uri} is on object storage, not a local directory")
+        return local
+
+    @property
     def evaluation(self) -> dict[str, Any]:
         return self.record.evaluation
 
 
 def train(config: TrainConfig, *, console: Console | None = None) -> RunResult:
-    """Train a new run as ``config`` says; the run directory is ``config.out/<run_id>``."""
+    """Train a new run as ``config`` says; the run lives at ``config.out/<run_id>``."""
     preflight(config)
     splits = _load(config)
-    run = RunDir.create(config, config.run_id or default_run_id(config))
-    return _execute(run.read_config(), run, splits, console or Console())
+    run_id = config.run_id or default_run_id(config)
+    run = RunDir.create(config.out, run_id, config.model_copy(update={"run_id": run_id}))
+    return _execute(run.read_config(TrainConfig), run, splits, console or Console())
 
 
 def resume(
-    run_dir: str | Path, *, overrides: dict[str, Any] | None = None, console: Console | None = None
+    run_uri: str | Path, *, overrides: dict[str, Any] | None = None, console: Console | None = None
 ) -> RunResult:
     """Continue an interrupted run from its last checkpoint (``overrides``: e.g. address)."""
-    run = RunDir(run_dir)
-    config = run.read_config()
+    run = RunDir(run_uri)
+    config = run.read_config(TrainConfig)
     if overrides:
         config = TrainConfig.model_validate({**config.model_dump(), **overrides})
-    if run.path("run.json").exists() and run.read_record().status == "completed":
-        raise ConfigError(f"run {run.root} already completed; start a new run instead of --resume")
+    if run.exists(RECORD_FILE) and run.read_record().status == "completed":
+        raise ConfigError(f"run {run.uri} already completed; start a new run instead of --resume")
     preflight(config)
     return _execute(config, run, _load(config), console or Console())
 
@@ -110,47 +123,56 @@ def _execute(config: TrainConfig, run: RunDir, splits: Any, console: Console) ->
         global_batch_size=config.global_batch_size,
         epochs_requested=config.epochs,
         ray_address=config.address,
-        dataset_info=splits.info.model_dump(mode="json"),
+        dataset_info=splits.info,
         timings={"started": now()},
     )
     run.write_record(record)
     started = time.time()
-    display.starting(console, config, run.root)
-    try:
-        with (
-            ray_logs_to(run.path(LOGS_DIR) / "driver.log"),
-            ray_session(config.address),
-        ):
-            needed = config.gpus_per_worker * config.workers
-            if needed and cluster_gpus() < needed:
-                raise ConfigError(
-                    f"{config.workers} workers × {config.gpus_per_worker:g} GPUs need "
-                    f"{needed:g} GPUs, but the Ray cluster has {cluster_gpus()}; "
-                    "use --gpus-per-worker 0 to train on CPUs"
-                )
-            state, digests = _fit(config, run, console)
-            copy_session_logs(run.path(LOGS_DIR) / "ray", since=started)
-        record = _finish(config, run, record, splits, state, digests, started)
-    except BaseException as e:
-        record.status = "failed"
-        record.error = getattr(e, "message", None) or f"{type(e).__name__}: {e}"
-        record.timings.update(finished=now(), seconds=round(time.time() - started, 2))
-        run.write_record(record)
-        raise
-    display.summary(console, record, run.root)
-    return RunResult(run_dir=run.root, record=record, history=state.history)
+    display.starting(console, config, run.uri)
+    with tempfile.TemporaryDirectory(prefix=f"kiln-run-{run.run_id}-") as directory:
+        scratch = Path(directory)
+        logs = scratch / LOGS_DIR
+        try:
+            with ray_logs_to(logs / "driver.log"), ray_session(config.address):
+                _check_gpus(config)
+                state, digests = _fit(config, run, scratch, console)
+                copy_session_logs(logs / "ray", since=started)
+            record = _finish(config, run, scratch, record, splits, state, digests, started)
+        except BaseException as e:
+            record.status = "failed"
+            record.error = getattr(e, "message", None) or f"{type(e).__name__}: {e}"
+            record.timings.update(finished=now(), seconds=round(time.time() - started, 2))
+            run.write_record(record)
+            raise
+        finally:
+            run.upload_tree(logs, LOGS_DIR)
+    display.summary(console, record, run.uri)
+    return RunResult(run_uri=run.uri, record=record, history=state.history)
 
 
-def _fit(config: TrainConfig, run: RunDir, console: Console) -> tuple[RunState, dict[int, str]]:
-    """Run the TensorflowTrainer; return the final checkpoint's state and each rank's digest."""
+def _check_gpus(config: TrainConfig) -> None:
+    needed = config.gpus_per_worker * config.workers
+    if needed and cluster_gpus() < needed:
+        raise ConfigError(
+            f"{config.workers} workers × {config.gpus_per_worker:g} GPUs need "
+            f"{needed:g} GPUs, but the Ray cluster has {cluster_gpus()}; "
+            "use --gpus-per-worker 0 to train on CPUs"
+        )
+
+
+def _fit(
+    config: TrainConfig, run: RunDir, scratch: Path, console: Console
+) -> tuple[RunState, dict[int, str]]:
+    """Run the TensorflowTrainer; return the final checkpoint's state and each rank's digest.
+
+    The final checkpoint is copied to ``scratch/final`` and its best model into the run."""
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.tensorflow import TensorflowTrainer
     from ray.util.queue import Queue
 
     from kiln.training.worker import train_loop_per_worker
 
-    storage = run.path(CHECKPOINTS_DIR).resolve()
-    storage.mkdir(parents=True, exist_ok=True)
+    storage = checkpoint_storage(run)
     progress = Queue(actor_options={"num_cpus": 0})
     resources = {"CPU": config.cpus_per_worker}
     if config.gpus_per_worker:
@@ -160,7 +182,7 @@ def _fit(config: TrainConfig, run: RunDir, console: Console) -> tuple[RunState, 
         train_loop_config={
             "config": config.model_dump(mode="json"),
             "run_id": config.run_id,
-            "storage": str(storage),
+            "run_uri": run.uri,
             "progress": progress,
         },
         scaling_config=ScalingConfig(
@@ -170,7 +192,7 @@ def _fit(config: TrainConfig, run: RunDir, console: Console) -> tuple[RunState, 
         ),
         run_config=RunConfig(
             name=RAY_STORAGE_NAME,
-            storage_path=str(storage),
+            storage_path=storage,
             failure_config=FailureConfig(max_failures=config.max_failures),
             checkpoint_config=CheckpointConfig(num_to_keep=2),
             worker_runtime_env={"env_vars": WORKER_ENV},
@@ -194,13 +216,22 @@ def _fit(config: TrainConfig, run: RunDir, console: Console) -> tuple[RunState, 
         raise TrainingFailed(f"training failed: {result.error}") from result.error
     if result.checkpoint is None:
         raise TrainingFailed("training finished without reporting a checkpoint")
-    local = run.path(CHECKPOINTS_DIR) / "final"
-    shutil.rmtree(local, ignore_errors=True)
+    final = scratch / "final"
     with result.checkpoint.as_directory() as directory:
-        copy_checkpoint(Path(directory), local)
-    best = local / BEST_FILE if (local / BEST_FILE).exists() else local / MODEL_FILE
-    shutil.copyfile(best, run.path(BEST_MODEL_FILE))
-    return read_state(local), digests
+        copy_checkpoint(Path(directory), final)
+    best = final / BEST_FILE if (final / BEST_FILE).exists() else final / MODEL_FILE
+    run.upload(best, BEST_MODEL_FILE)
+    return read_state(final), digests
+
+
+def checkpoint_storage(run: RunDir) -> str:
+    """Ray Train's ``storage_path`` for the run: its ``checkpoints/``, an absolute path."""
+    local = run.local
+    if local is None:
+        return run.path(CHECKPOINTS_DIR)
+    storage = (local / CHECKPOINTS_DIR).resolve()
+    storage.mkdir(parents=True, exist_ok=True)
+    return str(storage)
 
 
 def _kill_quietly(queue: Any) -> None:
@@ -214,6 +245,7 @@ def _kill_quietly(queue: Any) -> None:
 def _finish(
     config: TrainConfig,
     run: RunDir,
+    scratch: Path,
     record: RunRecord,
     splits: Any,
     state: RunState,
@@ -223,7 +255,7 @@ def _finish(
     """Evaluate the best model on the test split and write the run's artifacts and record."""
     from kiln.training.artifacts import write_artifacts
 
-    evaluation = write_artifacts(config, run, state, splits)
+    evaluation = write_artifacts(config, run, scratch, state, splits)
     record.status = "completed"
     record.epochs_trained = state.epochs_completed
     record.trained = state.trained

@@ -18,13 +18,12 @@ import ray.train
 import tensorflow as tf
 
 from kiln.errors import DataError
+from kiln.runs import RunDir
 from kiln.training import keras_mwms_patch
 from kiln.training.callbacks import build_callbacks, remove_scratch
 from kiln.training.checkpointing import BEST_FILE, MODEL_FILE, RunState, copy_checkpoint, read_state
 from kiln.training.config import TrainConfig
 from kiln.training.metrics import TrainingMetrics
-
-FAIL_MARKER = "failed-once.txt"
 
 
 def distribute(
@@ -73,7 +72,7 @@ def _restore(checkpoint: ray.train.Checkpoint, scratch: Path) -> tuple[keras.Mod
 
 def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
     """Ray Train's entry point on each worker. ``loop_config`` carries the TrainConfig (as a
-    dict), the run id, the run's checkpoint storage path and an optional progress queue."""
+    dict), the run id, the run's URI and an optional progress queue."""
     config = TrainConfig.model_validate(loop_config["config"])
     keras_mwms_patch.apply()
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
@@ -128,7 +127,7 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
         samples_per_epoch=train_steps * config.batch_size * world_size,
         metrics=metrics,
         progress=loop_config.get("progress"),
-        fail_marker=Path(loop_config["storage"]) / FAIL_MARKER,
+        run=RunDir(loop_config["run_uri"]),
     )
     try:
         if state.epochs_completed < config.epochs:

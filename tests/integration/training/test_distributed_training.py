@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from kiln.cli import cli
+from kiln.runs import RunDir
 from kiln.training import TrainConfig, train
 from kiln.training.driver import TrainingFailed
-from kiln.training.rundir import RunDir
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -70,10 +70,10 @@ def test_two_workers_stay_in_step_survive_a_killed_worker_and_beat_the_naive_for
     history = json.loads((run_dir / "metrics.json").read_text())
     assert history["epoch"] == [1, 2, 3, 4, 5] and len(history["val_loss"]) == 5
     with np.load(run_dir / "validation_sample.npz") as sample:
-        assert sample["x"].shape[1:] == tuple(record.dataset_info["input_shape"])
+        assert sample["x"].shape[1:] == tuple(record.dataset_info.input_shape)
         assert 0 < len(sample["x"]) <= 64
-    assert record.dataset_info["fingerprint"]["sha256"]
-    assert RunDir(run_dir).read_config().run_id == "lstm-2w"
+    assert record.dataset_info.fingerprint.sha256
+    assert RunDir(run_dir).read_config(TrainConfig).run_id == "lstm-2w"
     shown = quiet_console.export_text()
     assert "epoch   5/5" in shown and "test_mae_celsius" in shown
 
@@ -121,9 +121,9 @@ def test_an_interrupted_classifier_resumes_from_its_checkpoint_and_reaches_the_a
         train(config, console=quiet_console)
     run = RunDir(tmp_path / "interrupted")
     assert run.read_record().status == "failed"
-    assert not run.path("best.keras").exists()  # no half-finished artifacts
+    assert not run.exists("best.keras")  # no half-finished artifacts
 
-    resumed = CliRunner().invoke(cli, ["train", "--resume", str(run.root)])
+    resumed = CliRunner().invoke(cli, ["train", "--resume", run.uri])
     assert resumed.exit_code == 0, resumed.output
     record = run.read_record()
     assert record.status == "completed"
@@ -132,4 +132,4 @@ def test_an_interrupted_classifier_resumes_from_its_checkpoint_and_reaches_the_a
     epochs = [epoch for _, epoch in record.trained]
     assert epochs == sorted(set(epochs))
     assert record.evaluation["test_accuracy"] >= 0.9
-    assert run.path("confusion_matrix.png").is_file()
+    assert run.exists("confusion_matrix.png")

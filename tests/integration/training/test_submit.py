@@ -25,7 +25,7 @@ from ray.job_submission import JobStatus, JobSubmissionClient
 
 from kiln.cli import cli
 from kiln.commands.submit import use_local_auth_token
-from kiln.training.rundir import RunDir
+from kiln.runs import RunDir
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 

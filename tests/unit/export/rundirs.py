@@ -1,6 +1,6 @@
 """Run directories in the INTERFACES.md layout, as ``kiln train`` leaves them, for export tests.
 
-``write_run`` writes run.json (with dataset_info), best.keras and validation_sample.npz, so
+``write_run`` writes run.json (a ``kiln.runs.RunRecord`` with dataset_info), best.keras and validation_sample.npz, so
 export is tested against the real contract without a Ray run. The ``*_info`` helpers describe
 small datasets (32×32 images, 12-step windows): the tests prove conversion and parity, not
 accuracy.
@@ -8,12 +8,12 @@ accuracy.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from kiln.data.info import DatasetInfo
+from kiln.runs import RunDir, RunRecord
 
 SEQUENCE_LENGTH = 12
 JENA_COLUMNS = [f"c{i}" for i in range(13)] + ["T (degC)"]
@@ -94,16 +94,18 @@ def write_run(
     model.save(run_dir / "best.keras")
     x = sample if sample is not None else sample_for(info)
     np.savez(run_dir / "validation_sample.npz", x=x, y=np.zeros(len(x)))
-    record = {
-        "run_id": run_id,
-        "task": info.task,
-        "model": architecture,
-        "status": "succeeded",
-        "dataset_info": json.loads(info.model_dump_json()),
-        "global_batch_size": 8,
-        "workers": 2,
-        "epochs_trained": 1,
-        "evaluation": evaluation if evaluation is not None else {"loss": 0.5, "test": {"mae": 2.1}},
-    }
-    (run_dir / "run.json").write_text(json.dumps(record))
+    record = RunRecord(
+        run_id=run_id,
+        task=info.task,
+        model=architecture,
+        status="completed",
+        dataset_info=info,
+        per_worker_batch_size=4,
+        global_batch_size=8,
+        workers=2,
+        epochs_requested=1,
+        epochs_trained=1,
+        evaluation=evaluation if evaluation is not None else {"loss": 0.5, "test": {"mae": 2.1}},
+    )
+    RunDir(run_dir).write_record(record)
     return run_dir

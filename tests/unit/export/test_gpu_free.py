@@ -32,7 +32,8 @@ def test_hide_gpus_sets_the_variable_before_tensorflow_is_imported():
     [
         "kiln.export",
         "kiln.export.config",
-        "kiln.export.rundir",
+        "kiln.export.run_reader",
+        "kiln.runs",
         "kiln.export.describe",
         "kiln.commands.export",
         "kiln.commands.models",

@@ -9,8 +9,8 @@ from click.testing import CliRunner
 
 from kiln.cli import cli
 from kiln.commands.submit import jobs_address, split_own_options
+from kiln.runs import RunDir, RunRecord
 from kiln.training import TrainConfig
-from kiln.training.rundir import RunDir, RunRecord
 
 
 def run(*args: str):
@@ -87,7 +87,7 @@ def record(run_id: str) -> RunRecord:
 def test_runs_list_and_show(tmp_path, monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")  # one table row per run, unwrapped
     config = TrainConfig(task="forecasting", model="lstm", data="d", out=str(tmp_path))
-    RunDir.create(config, "r1").write_record(record("r1"))
+    RunDir.create(config.out, "r1", config).write_record(record("r1"))
     listing = run("runs", "list", "--out", str(tmp_path))
     assert listing.exit_code == 0
     assert "r1" in listing.output and "test_mae_celsius 2.5000 (naive 3.0000)" in listing.output

@@ -7,25 +7,29 @@ import json
 import pytest
 
 from kiln.errors import ConfigError, NotFound
+from kiln.runs import RunDir, RunRecord, list_runs
 from kiln.training import TrainConfig
 from kiln.training.checkpointing import RunState
-from kiln.training.rundir import RunDir, RunRecord, list_runs
 
 
 def make_config(tmp_path, **fields) -> TrainConfig:
     return TrainConfig(task="forecasting", model="dense", data="d", out=str(tmp_path), **fields)
 
 
+def create(config: TrainConfig, run_id: str) -> RunDir:
+    return RunDir.create(config.out, run_id, config.model_copy(update={"run_id": run_id}))
+
+
 def test_create_writes_the_resolved_config_with_its_run_id(tmp_path):
-    run = RunDir.create(make_config(tmp_path), "first")
-    assert run.root == tmp_path / "first"
-    assert run.read_config().run_id == "first"
+    run = create(make_config(tmp_path), "first")
+    assert run.local == tmp_path / "first"
+    assert run.read_config(TrainConfig).run_id == "first"
 
 
 def test_create_refuses_to_overwrite_another_run(tmp_path):
-    RunDir.create(make_config(tmp_path), "taken")
+    create(make_config(tmp_path), "taken")
     with pytest.raises(ConfigError, match="already holds a run.*--resume"):
-        RunDir.create(make_config(tmp_path), "taken")
+        create(make_config(tmp_path), "taken")
 
 
 def test_reading_a_directory_that_is_not_a_run_says_so(tmp_path):
@@ -34,9 +38,9 @@ def test_reading_a_directory_that_is_not_a_run_says_so(tmp_path):
 
 
 def test_metrics_json_holds_the_per_epoch_history(tmp_path):
-    run = RunDir.create(make_config(tmp_path), "m")
+    run = create(make_config(tmp_path), "m")
     run.write_metrics({"loss": [3.0, 2.0], "val_loss": [3.5, 2.5]})
-    data = json.loads(run.path("metrics.json").read_text())
+    data = json.loads(run.read_bytes("metrics.json"))
     assert data == {"epoch": [1, 2], "loss": [3.0, 2.0], "val_loss": [3.5, 2.5]}
 
 
@@ -52,7 +56,7 @@ def test_run_state_tracks_history_best_loss_and_who_trained_what():
 
 def test_list_runs_shows_newest_first_and_skips_non_runs(tmp_path):
     for run_id, started in (("old", "2026-01-01T00:00:00"), ("new", "2026-02-01T00:00:00")):
-        run = RunDir.create(make_config(tmp_path), run_id)
+        run = create(make_config(tmp_path), run_id)
         run.write_record(
             RunRecord(
                 run_id=run_id,
