@@ -42,7 +42,7 @@ def read_run(run_uri: str | Path, scratch: Path) -> RunArtifacts:
     DataError naming the problem."""
     run = RunDir(run_uri)
     if not run.exists(RECORD_FILE):
-        if run.exists(""):
+        if run.exists():
             raise NotFound(f"{run.path(RECORD_FILE)} does not exist; is {run.uri} a Kiln run?")
         raise NotFound(f"run directory {run.uri} does not exist")
     record = run.read_record()

@@ -14,11 +14,12 @@ from typing import TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from kiln import storage
 from kiln.config import format_validation_error, validate
-from kiln.errors import ConfigError, DataError, NotFound
-from kiln.runs import _local as storage
+from kiln.errors import ConfigError, DataError, NotFound, StorageError
 from kiln.runs.files import CONFIG_FILE, METRICS_FILE, RECORD_FILE
 from kiln.runs.record import RunRecord
+from kiln.storage.uris import local_path
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
 
@@ -48,20 +49,23 @@ class RunDir:
     @property
     def local(self) -> Path | None:
         """The run's directory on this machine, or None when the run lives on object storage."""
-        return None if self.is_remote else Path(self.uri.removeprefix("file://"))
+        return None if self.is_remote else Path(local_path(self.uri))
 
     def path(self, name: str) -> str:
         """The URI (or local path) of one of the run's files."""
         return storage.join(self.uri, name)
 
-    def exists(self, name: str) -> bool:
-        return storage.exists(self.path(name))
+    def exists(self, name: str = "") -> bool:
+        """Whether the run holds ``name`` (or, with no name, whether the run exists at all)."""
+        return storage.exists(self.path(name) if name else self.uri)
 
     def read_bytes(self, name: str) -> bytes:
         try:
             return storage.read_bytes(self.path(name))
-        except FileNotFoundError as e:
-            raise NotFound(f"run {self.uri} has no {name}") from e
+        except StorageError as e:
+            if e.status == 404:
+                raise NotFound(f"run {self.uri} has no {name}") from e
+            raise
 
     def write_bytes(self, name: str, data: bytes) -> None:
         storage.write_bytes(self.path(name), data)
@@ -72,11 +76,8 @@ class RunDir:
 
     def upload_tree(self, local_dir: Path, name: str) -> None:
         """Copy every file under ``local_dir`` into the run under ``name/`` (for logs)."""
-        if not local_dir.is_dir():
-            return
-        for item in sorted(local_dir.rglob("*")):
-            if item.is_file():
-                self.upload(item, "/".join([name, *item.relative_to(local_dir).parts]))
+        if local_dir.is_dir():
+            storage.upload_dir(local_dir, self.path(name))
 
     def download(self, name: str, destination: Path) -> Path:
         """Copy one of the run's files to ``destination`` on this machine."""

@@ -172,7 +172,7 @@ def _fit(
 
     from kiln.training.worker import train_loop_per_worker
 
-    storage = checkpoint_storage(run)
+    storage_filesystem, storage = checkpoint_storage(run)
     progress = Queue(actor_options={"num_cpus": 0})
     resources = {"CPU": config.cpus_per_worker}
     if config.gpus_per_worker:
@@ -193,6 +193,7 @@ def _fit(
         run_config=RunConfig(
             name=RAY_STORAGE_NAME,
             storage_path=storage,
+            storage_filesystem=storage_filesystem,
             failure_config=FailureConfig(max_failures=config.max_failures),
             checkpoint_config=CheckpointConfig(num_to_keep=2),
             worker_runtime_env={"env_vars": WORKER_ENV},
@@ -224,14 +225,21 @@ def _fit(
     return read_state(final), digests
 
 
-def checkpoint_storage(run: RunDir) -> str:
-    """Ray Train's ``storage_path`` for the run: its ``checkpoints/``, an absolute path."""
+def checkpoint_storage(run: RunDir) -> tuple[Any, str]:
+    """Ray Train's ``(storage_filesystem, storage_path)`` for the run's ``checkpoints/``.
+
+    On object storage every worker writes its checkpoints there through the same driver and
+    credentials as the rest of the run (``kiln.storage``); locally it is an absolute path.
+    """
     local = run.local
     if local is None:
-        return run.path(CHECKPOINTS_DIR)
+        from kiln.storage import pyarrow_filesystem
+
+        filesystem, path = pyarrow_filesystem(run.path(CHECKPOINTS_DIR))
+        return filesystem, path
     storage = (local / CHECKPOINTS_DIR).resolve()
     storage.mkdir(parents=True, exist_ok=True)
-    return str(storage)
+    return None, str(storage)
 
 
 def _kill_quietly(queue: Any) -> None:
