@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Path, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
@@ -85,21 +85,26 @@ def parse_version(version: str) -> int:
     return int(version)
 
 
-def with_path_params(handler: Callable[..., Awaitable[Response]], versioned: bool) -> Any:
+def with_path_params(
+    handler: Callable[..., Awaitable[Response]], versioned: bool, names: list[str]
+) -> Any:
     """``handler(request, name, version)`` as an endpoint declaring exactly its route's path
-    parameters, so the OpenAPI document lists ``version`` only where the path has it."""
+    parameters, so the OpenAPI document lists ``version`` only where the path has it. The
+    document names the served models and the version's digits; the handler, not FastAPI,
+    refuses anything else (404, as an unknown model or version is)."""
 
     async def endpoint(request: Request, name: str, version: str | None = None) -> Response:
         return await handler(request, name, version)
 
+    keyword = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    served = Annotated[str, Path(json_schema_extra={"enum": sorted(names)})]
+    digits = Annotated[str, Path(json_schema_extra={"pattern": "^[0-9]{1,18}$"})]
     parameters = [
-        inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request),
-        inspect.Parameter("name", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str),
+        inspect.Parameter("request", keyword, annotation=Request),
+        inspect.Parameter("name", keyword, annotation=served),
     ]
     if versioned:
-        parameters.append(
-            inspect.Parameter("version", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str)
-        )
+        parameters.append(inspect.Parameter("version", keyword, annotation=digits))
     endpoint.__signature__ = inspect.Signature(parameters, return_annotation=Response)  # type: ignore[attr-defined]
     endpoint.__name__ = f"{handler.__name__}{'_version' if versioned else ''}"
     return endpoint

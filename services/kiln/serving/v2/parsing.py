@@ -51,8 +51,10 @@ def parse_infer(body: bytes, header_length: str | None, manifest: Manifest) -> P
     expected = TO_DATATYPE.get(want.dtype, "FP32")
     if datatype != expected:
         raise InvalidInput(f"input datatype {datatype!r} does not match the model's {expected!r}")
+    if not isinstance(payload.get("id", ""), str):
+        raise BadRequest(f'"id" must be a string, got {payload["id"]!r}')
     return ParsedInfer(
-        id=payload.get("id") if isinstance(payload.get("id"), str) else None,
+        id=payload.get("id"),
         tensor=tensor_of(spec, shape, datatype, binary),
         binary_output=wants_binary(payload, manifest),
     )
@@ -100,7 +102,7 @@ def wants_binary(payload: dict[str, Any], manifest: Manifest) -> bool:
     known = manifest.outputs[0].name
     request_parameters = object_or_empty(payload.get("parameters"), 'the request\'s "parameters"')
     if outputs is None:
-        return bool(request_parameters.get("binary_data_output", False))
+        return flag(request_parameters, "binary_data_output")
     if not isinstance(outputs, list) or not all(isinstance(o, dict) for o in outputs):
         raise BadRequest('"outputs" must be a list of objects such as {"name": "output"}')
     binary = False
@@ -110,5 +112,12 @@ def wants_binary(payload: dict[str, Any], manifest: Manifest) -> bool:
                 f"unknown output {output.get('name')!r}; the model's output is {known!r}"
             )
         parameters = object_or_empty(output.get("parameters"), '"parameters" of an output')
-        binary = binary or bool(parameters.get("binary_data"))
+        binary = flag(parameters, "binary_data") or binary
     return binary
+
+
+def flag(parameters: dict[str, Any], name: str) -> bool:
+    value = parameters.get(name, False)
+    if not isinstance(value, bool):
+        raise BadRequest(f'the "{name}" parameter must be true or false, got {value!r}')
+    return value

@@ -51,25 +51,26 @@ def add_routes(app: FastAPI, plane: DataPlane, auth: BearerAuth, max_body_bytes:
         )
         return to_response(await plane.task(task).infer_v2(infer_request))
 
+    names = list(plane.names)
     for prefix in PREFIXES:
         versioned = "{version}" in prefix
         app.add_api_route(
             f"{prefix}/ready",
-            with_path_params(model_ready, versioned),
+            with_path_params(model_ready, versioned, names),
             methods=["GET"],
             tags=["v2"],
             responses=ERRORS,
         )
         app.add_api_route(
             prefix,
-            with_path_params(metadata, versioned),
+            with_path_params(metadata, versioned, names),
             methods=["GET"],
             tags=["v2"],
             responses={200: {"model": types.ModelMetadata}, **ERRORS},
         )
         app.add_api_route(
             f"{prefix}/infer",
-            with_path_params(infer, versioned),
+            with_path_params(infer, versioned, names),
             methods=["POST"],
             tags=["v2"],
             responses={200: {"model": types.InferResponse}, **ERRORS},

@@ -90,15 +90,28 @@ class Health(BaseModel):
     ready: bool | None = None
 
 
+# The request body as the parser accepts it (Kiln's models have one input, "input", and one
+# output, "output"); the parser says in its 4xx what does not fit.
 _TENSOR = {
     "type": "object",
     "required": ["name", "datatype", "shape"],
     "properties": {
-        "name": {"type": "string"},
-        "datatype": {"type": "string", "example": "FP32"},
-        "shape": {"type": "array", "items": {"type": "integer"}},
+        "name": {"type": "string", "enum": ["input"]},
+        "datatype": {"type": "string", "enum": list(DATATYPES), "example": "FP32"},
+        "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}},
         "data": {"type": "array", "items": {}},
-        "parameters": {"type": "object"},
+        "parameters": {
+            "type": "object",
+            "properties": {"binary_data_size": {"type": "integer", "minimum": 0}},
+        },
+    },
+}
+_REQUESTED_OUTPUT = {
+    "type": "object",
+    "required": ["name"],
+    "properties": {
+        "name": {"type": "string", "enum": ["output"]},
+        "parameters": {"type": "object", "properties": {"binary_data": {"type": "boolean"}}},
     },
 }
 INFER_BODY = {
@@ -108,9 +121,12 @@ INFER_BODY = {
             "required": ["inputs"],
             "properties": {
                 "id": {"type": "string"},
-                "inputs": {"type": "array", "items": _TENSOR},
-                "outputs": {"type": "array", "items": {"type": "object"}},
-                "parameters": {"type": "object"},
+                "inputs": {"type": "array", "minItems": 1, "maxItems": 1, "items": _TENSOR},
+                "outputs": {"type": "array", "items": _REQUESTED_OUTPUT},
+                "parameters": {
+                    "type": "object",
+                    "properties": {"binary_data_output": {"type": "boolean"}},
+                },
             },
         }
     },
