@@ -19,6 +19,7 @@ from kiln.runs.files import (
     RECORD_FILE,
     SAMPLE_FILE,
 )
+from kiln.runs.ranks import gather_ranks
 from kiln.runs.record import RankFile, RankReport, RunRecord, Status, now
 from kiln.runs.rundir import RunDir, list_runs, run_uri
 
@@ -38,6 +39,7 @@ __all__ = [
     "RunDir",
     "RunRecord",
     "Status",
+    "gather_ranks",
     "list_runs",
     "now",
     "run_uri",

@@ -27,6 +27,7 @@ class RankReport(BaseModel):
     node_id: str = ""
     hostname: str = ""
     attempt: int = 1
+    started_at: float = Field(default=0.0, description="Unix time this rank began training")
     epochs: list[int] = Field(default_factory=list)
     steps_per_epoch: list[int] = Field(default_factory=list)
     expected_steps_per_epoch: int = 0

@@ -8,12 +8,22 @@ written to local scratch first and then copied into the run whole.
 from __future__ import annotations
 
 import io
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from kiln.runs import BEST_MODEL_FILE, CONFUSION_FILE, CURVES_FILE, SAMPLE_FILE, RunDir
+from kiln.runs import (
+    BEST_MODEL_FILE,
+    CONFUSION_FILE,
+    CURVES_FILE,
+    SAMPLE_FILE,
+    RunDir,
+    RunRecord,
+    gather_ranks,
+    now,
+)
 from kiln.training import plots
 from kiln.training.checkpointing import RunState
 from kiln.training.config import TrainConfig
@@ -41,3 +51,40 @@ def write_artifacts(
     np.savez(buffer, x=sample["x"], y=sample["y"])
     run.write_bytes(SAMPLE_FILE, buffer.getvalue())
     return evaluation
+
+
+def finish_run(
+    config: TrainConfig,
+    run: RunDir,
+    scratch: Path,
+    record: RunRecord,
+    splits: Any,
+    state: RunState,
+    digests: dict[int, str],
+    started: float,
+) -> RunRecord:
+    """Evaluate the best model on the test split, write the run's artifacts, gather the
+    ranks' reports and write the completed record."""
+    evaluation = write_artifacts(config, run, scratch, state, splits)
+    record.status = "completed"
+    record.epochs_trained = state.epochs_completed
+    record.trained = state.trained
+    record.restarts = max(0, state.attempt - 1)
+    record.best_val_loss = state.best_val_loss
+    record.ranks, record.shared_examples = gather_ranks(run)
+    if not digests:  # the progress queue went away: the ranks' own reports have the digests
+        digests = {r.rank: r.trainable_weights_sha256 for r in record.ranks}
+    record.evaluation = {
+        **evaluation,
+        "rank_trainable_weights_sha256": {str(k): v for k, v in digests.items()},
+    }
+    seconds = time.time() - started
+    record.timings.update(
+        finished=now(),
+        seconds=round(seconds, 2),
+        epoch_seconds=[round(value, 3) for value in state.epoch_seconds],
+        samples_per_second=[round(value, 1) for value in state.samples_per_second],
+        checkpoint_seconds=[round(value, 3) for value in state.checkpoint_seconds],
+    )
+    run.write_record(record)
+    return record

@@ -32,6 +32,7 @@ class RunState(BaseModel):
     trained: list[tuple[int, int]] = Field(default_factory=list)
     epoch_seconds: list[float] = Field(default_factory=list)
     samples_per_second: list[float] = Field(default_factory=list)
+    checkpoint_seconds: list[float] = Field(default_factory=list)
 
     def record_epoch(
         self, epoch: int, logs: dict[str, Any], seconds: float, samples_per_second: float

@@ -31,6 +31,7 @@ from kiln.runs import (
     now,
 )
 from kiln.training import console as display
+from kiln.training.artifacts import finish_run
 from kiln.training.checkpointing import BEST_FILE, MODEL_FILE, RunState, copy_checkpoint, read_state
 from kiln.training.config import TrainConfig, default_run_id, preflight
 from kiln.training.session import cluster_gpus, copy_session_logs, ray_logs_to, ray_session
@@ -137,7 +138,7 @@ def _execute(config: TrainConfig, run: RunDir, splits: Any, console: Console) ->
                 _check_gpus(config)
                 state, digests = _fit(config, run, scratch, console)
                 copy_session_logs(logs / "ray", since=started)
-            record = _finish(config, run, scratch, record, splits, state, digests, started)
+            record = finish_run(config, run, scratch, record, splits, state, digests, started)
         except BaseException as e:
             record.status = "failed"
             record.error = getattr(e, "message", None) or f"{type(e).__name__}: {e}"
@@ -166,14 +167,19 @@ def _fit(
     """Run the TensorflowTrainer; return the final checkpoint's state and each rank's digest.
 
     The final checkpoint is copied to ``scratch/final`` and its best model into the run."""
+    import ray
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.tensorflow import TensorflowTrainer
     from ray.util.queue import Queue
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     from kiln.training.worker import train_loop_per_worker
 
     storage_filesystem, storage = checkpoint_storage(run)
-    progress = Queue(actor_options={"num_cpus": 0})
+    # The queue lives on the driver's node (like Ray Train's controller): a worker node that
+    # is lost must not take the run's progress reports with it.
+    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+    progress = Queue(actor_options={"num_cpus": 0, "scheduling_strategy": here})
     resources = {"CPU": config.cpus_per_worker}
     if config.gpus_per_worker:
         resources["GPU"] = config.gpus_per_worker
@@ -248,37 +254,3 @@ def _kill_quietly(queue: Any) -> None:
     # The actor may already be gone with its cluster; then there is nothing to clean up.
     with contextlib.suppress(Exception):
         ray.kill(queue.actor)
-
-
-def _finish(
-    config: TrainConfig,
-    run: RunDir,
-    scratch: Path,
-    record: RunRecord,
-    splits: Any,
-    state: RunState,
-    digests: dict[int, str],
-    started: float,
-) -> RunRecord:
-    """Evaluate the best model on the test split and write the run's artifacts and record."""
-    from kiln.training.artifacts import write_artifacts
-
-    evaluation = write_artifacts(config, run, scratch, state, splits)
-    record.status = "completed"
-    record.epochs_trained = state.epochs_completed
-    record.trained = state.trained
-    record.restarts = max(0, state.attempt - 1)
-    record.best_val_loss = state.best_val_loss
-    record.evaluation = {
-        **evaluation,
-        "rank_trainable_weights_sha256": {str(k): v for k, v in digests.items()},
-    }
-    seconds = time.time() - started
-    record.timings.update(
-        finished=now(),
-        seconds=round(seconds, 2),
-        epoch_seconds=[round(value, 3) for value in state.epoch_seconds],
-        samples_per_second=[round(value, 1) for value in state.samples_per_second],
-    )
-    run.write_record(record)
-    return record

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from kiln.training.callbacks import build_callbacks, remove_scratch
 from kiln.training.checkpointing import BEST_FILE, MODEL_FILE, RunState, copy_checkpoint, read_state
 from kiln.training.config import TrainConfig
 from kiln.training.metrics import TrainingMetrics
+from kiln.training.ranks import ExampleLog, RankReporter
 
 
 def distribute(
@@ -34,12 +36,13 @@ def distribute(
     per_worker_batch: int,
     seed: int | None,
     max_steps: int | None,
+    observe: Callable[[tf.data.Dataset], tf.data.Dataset] | None = None,
 ) -> tuple[Any, int]:
     """This worker's shard of an unbatched split, batched, repeated; and the steps per epoch.
 
     Every worker must run the same number of steps, or the collectives of the last step wait
     forever; the steps are computed from the split's size and the dataset repeats, so no
-    worker runs out of data early.
+    worker runs out of data early. ``observe`` sees the worker's shard before it is cached.
     """
     workers = strategy.num_replicas_in_sync
     if count < workers:
@@ -49,7 +52,8 @@ def distribute(
         steps = min(steps, max_steps)
 
     def shard(context: tf.distribute.InputContext) -> tf.data.Dataset:
-        part = dataset.shard(context.num_input_pipelines, context.input_pipeline_id).cache()
+        part = dataset.shard(context.num_input_pipelines, context.input_pipeline_id)
+        part = (observe(part) if observe is not None else part).cache()
         if seed is not None:
             buffer = max(1, min(count // workers, 10_000))
             part = part.shuffle(buffer, seed=seed + context.input_pipeline_id)
@@ -85,6 +89,7 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
     keras.utils.set_random_seed(config.seed)
     splits = load_splits(config.task, config.data, config.data_options)
     counts = splits.info.split_counts
+    examples = ExampleLog()
     train_data, train_steps = distribute(
         strategy,
         splits.train,
@@ -92,6 +97,7 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
         per_worker_batch=config.batch_size,
         seed=config.seed,
         max_steps=config.steps_per_epoch,
+        observe=examples.watch,
     )
     validation_data, validation_steps = distribute(
         strategy,
@@ -118,6 +124,7 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
         metrics = TrainingMetrics(config.task, config.model, loop_config["run_id"])
         if checkpoint is not None:
             metrics.record_restart()
+    run = RunDir(loop_config["run_uri"])
     callbacks = build_callbacks(
         config,
         state=state,
@@ -127,7 +134,18 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
         samples_per_epoch=train_steps * config.batch_size * world_size,
         metrics=metrics,
         progress=loop_config.get("progress"),
-        run=RunDir(loop_config["run_uri"]),
+        run=run,
+    )
+    callbacks.append(
+        RankReporter(
+            run,
+            rank=rank,
+            attempt=state.attempt,
+            strategy=strategy,
+            examples=examples,
+            expected_steps=train_steps,
+            global_batch_size=config.batch_size * world_size,
+        )
     )
     try:
         if state.epochs_completed < config.epochs:

@@ -60,6 +60,7 @@ def test_two_workers_stay_in_step_survive_a_killed_worker_and_beat_the_naive_for
     assert digests["0"] == digests["1"]
     assert result.history["loss"][-1] < result.history["loss"][0]
     assert record.global_batch_size == 64 and record.workers == 2
+    assert_ranks_in_step(record, train_items=record.dataset_info.split_counts.train, attempt=2)
     # The quality bar: at least 20 % better than the naive "same as 24 h ago" forecast.
     evaluation = record.evaluation
     assert evaluation["test_mae_celsius"] <= 0.8 * evaluation["naive_baseline_mae_celsius"]
@@ -76,6 +77,25 @@ def test_two_workers_stay_in_step_survive_a_killed_worker_and_beat_the_naive_for
     assert RunDir(run_dir).read_config(TrainConfig).run_id == "lstm-2w"
     shown = quiet_console.export_text()
     assert "epoch   5/5" in shown and "test_mae_celsius" in shown
+
+
+def assert_ranks_in_step(record, *, train_items: int, attempt: int) -> None:
+    """What each rank measured inside training: 2 replicas in sync, task indices 0 and 1,
+    global examples / global batch steps in every epoch, disjoint shards, equal weights."""
+    ranks = record.ranks
+    assert [r.rank for r in ranks] == [0, 1]
+    assert {r.task_index for r in ranks} == {0, 1}
+    assert all(r.num_replicas_in_sync == 2 for r in ranks)
+    expected = train_items // record.global_batch_size
+    for r in ranks:
+        assert r.attempt == attempt and r.expected_steps_per_epoch == expected
+        assert r.steps_per_epoch and set(r.steps_per_epoch) == {expected}, r
+        assert r.examples_read > 0 and r.examples_sha256
+    assert record.shared_examples == 0
+    assert ranks[0].examples_sha256 != ranks[1].examples_sha256
+    # Together the ranks read every training example once (cache() fills on the first pass).
+    assert sum(r.examples_read for r in ranks) == train_items
+    assert ranks[0].trainable_weights_sha256 == ranks[1].trainable_weights_sha256
 
 
 def test_segmentation_on_two_workers_reaches_the_pixel_accuracy_bar(
