@@ -11,6 +11,9 @@ import numpy as np
 from kiln.errors import InvalidInput
 from kiln.registry import ImagePreprocessing, Manifest
 
+# Instances one request may hold, in either protocol: the work a request buys stays bounded.
+MAX_INSTANCES = 64
+
 
 def pixel_range(pre: ImagePreprocessing) -> tuple[float, float]:
     """The model-input values that 0..255 pixels become, scaled as the manifest says."""

@@ -22,11 +22,32 @@ from kiln.errors import BadRequest, InvalidInput, PayloadTooLarge
 
 IMAGE_TYPES = ("image/png", "image/jpeg")
 IMAGE_FORMATS = ("PNG", "JPEG")  # Pillow's names of the only decoders used
-# A decompression bomb is a tiny file that expands to gigabytes of pixels; refuse it early.
+# A decompression bomb is a tiny file that expands to gigabytes of pixels; refuse it early. The
+# limit holds for all the images of one request together, so that a few megabytes of highly
+# compressible images cannot buy more decoding than one large image.
 MAX_PIXELS = 40_000_000
 
 
-def decode_image(data: bytes, height: int, width: int, channels: int) -> np.ndarray:
+class PixelBudget:
+    """The source pixels one request may still have decoded, taken image by image from the
+    image's header, before its pixels are decoded."""
+
+    def __init__(self, limit: int = MAX_PIXELS) -> None:
+        self.limit, self.left = limit, limit
+
+    def take(self, width: int, height: int) -> None:
+        pixels = width * height
+        if pixels > self.left:
+            raise PayloadTooLarge(
+                f"the image has {width}x{height} pixels, more than the {self.left} left of the "
+                f"{self.limit} pixels a request may decode (all its images together)"
+            )
+        self.left -= pixels
+
+
+def decode_image(
+    data: bytes, height: int, width: int, channels: int, budget: PixelBudget | None = None
+) -> np.ndarray:
     """A PNG or JPEG as a float32 ``(height, width, channels)`` array of 0..255 pixels.
 
     The image is converted to the model's colour mode and resized to the model's size, the way
@@ -39,11 +60,7 @@ def decode_image(data: bytes, height: int, width: int, channels: int) -> np.ndar
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)
-            if image.width * image.height > MAX_PIXELS:
-                raise PayloadTooLarge(
-                    f"the image has {image.width}x{image.height} pixels; at most {MAX_PIXELS} "
-                    "are accepted"
-                )
+            (budget or PixelBudget()).take(image.width, image.height)
             image.load()
             converted: Image.Image = image.convert("L" if channels == 1 else "RGB")
             if converted.size != (width, height):

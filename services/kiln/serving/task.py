@@ -9,10 +9,12 @@ Serve deployment.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -34,6 +36,7 @@ log = logging.getLogger("kiln.serving")
 VERSION_HEADER = "X-Kiln-Model-Version"
 ROLE_HEADER = "X-Kiln-Model-Role"
 Answer = Callable[[int], Awaitable[Reply]]
+T = TypeVar("T")
 
 
 class ServedTask:
@@ -50,6 +53,10 @@ class ServedTask:
         self.model = TaskModel(registry, task, name, intra_op_threads, metrics, streams)
         self.batcher = Batcher(task, self.model.session, streams, metrics)
         self.formats: dict[int, TaskFormat] = {}
+        # Decoding requests (JSON, images, CSV) and encoding answers run on these threads, off
+        # the replica's event loop, so that a large request never stalls the other requests or
+        # Serve's health check; Pillow and numpy release the GIL for most of that work.
+        self._decoding = ThreadPoolExecutor(max_workers=streams, thread_name_prefix="kiln-decode")
 
     def configure(self, config: RuntimeConfig) -> None:
         self.model.configure(config)
@@ -61,17 +68,21 @@ class ServedTask:
     async def predict_v1(self, request: PredictRequest) -> Reply:
         async def answer(version: int) -> Reply:
             task_format = self._format(version)
-            batch = task_format.parse(request.body, request.content_type)
-            return task_format.answer(await self.infer(version, batch), request.accept)
+            batch = await self._off_loop(task_format.parse, request.body, request.content_type)
+            outputs = await self.infer(version, batch)
+            return await self._off_loop(task_format.answer, outputs, request.accept)
 
         return await self._answer(answer, request.route_key, None)
 
     async def infer_v2(self, request: InferRequest) -> Reply:
         async def answer(version: int) -> Reply:
             manifest = self.model.manifest(version)
-            parsed = parse_infer(request.body, request.header_length, manifest)
-            tensor = check_tensor(manifest, parsed.tensor)
-            return infer_reply(parsed, manifest, await self.infer(version, tensor))
+            parsed = await self._off_loop(
+                parse_infer, request.body, request.header_length, manifest
+            )
+            tensor = await self._off_loop(check_tensor, manifest, parsed.tensor)
+            outputs = await self.infer(version, tensor)
+            return await self._off_loop(infer_reply, parsed, manifest, outputs)
 
         return await self._answer(answer, request.route_key, request.version)
 
@@ -109,6 +120,9 @@ class ServedTask:
             seconds = time.perf_counter() - started if reply.ok else None
             self.metrics.observe_request(chosen, reply.status, seconds)
         return reply
+
+    async def _off_loop(self, work: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._decoding, work, *args)
 
     def _format(self, version: int) -> TaskFormat:
         """The ``/v1`` format of a loaded version, made on its first request."""

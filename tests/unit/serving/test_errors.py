@@ -4,6 +4,7 @@ fault a 5xx that names a logged request id and echoes no internal text (issue 13
 from __future__ import annotations
 
 import asyncio
+import base64
 import csv
 import io
 import json
@@ -20,6 +21,7 @@ from kiln.errors import (
     InvalidInput,
     NotFound,
     NotReady,
+    PayloadTooLarge,
 )
 from kiln.registry import RegistryStore
 from kiln.serving import media
@@ -113,16 +115,36 @@ def test_malformed_but_parseable_v2_bodies_are_400(forecaster_manifest, body, wo
         parse_infer(body, None, forecaster_manifest)
 
 
-def test_a_shape_whose_element_count_overflows_int64_is_refused(forecaster_manifest):
-    body = json.dumps(
-        {
-            "inputs": [
-                {"name": "input", "shape": [4294967296, 4294967296], "datatype": "FP32", "data": []}
-            ]
-        }  # fmt: skip
-    ).encode()
-    with pytest.raises(InvalidInput, match="needs 18446744073709551616"):
-        parse_infer(body, None, forecaster_manifest)
+@pytest.mark.parametrize(
+    ("shape", "words"),
+    [
+        ([4294967296, 4294967296], "at most 64 instances"),  # the issue's example
+        ([1, 4294967296, 4294967296], "needs 18446744073709551616"),  # past the instance cap
+    ],
+)
+def test_a_shape_whose_element_count_overflows_int64_is_refused(forecaster_manifest, shape, words):
+    tensor = {"name": "input", "shape": shape, "datatype": "FP32", "data": []}
+    with pytest.raises(InvalidInput, match=words):
+        parse_infer(json.dumps({"inputs": [tensor]}).encode(), None, forecaster_manifest)
+
+
+def test_v2_requests_are_capped_at_the_v1_instance_limit(forecaster_manifest):
+    tensor = {"name": "input", "shape": [65, 6, 3], "datatype": "FP32", "data": [0.0] * 65 * 18}
+    with pytest.raises(InvalidInput, match="at most 64 instances per request, got 65"):
+        parse_infer(json.dumps({"inputs": [tensor]}).encode(), None, forecaster_manifest)
+
+
+def test_the_pixel_budget_holds_for_all_the_images_of_a_request(tiny):
+    def png(side: int) -> str:
+        buffer = io.BytesIO()
+        Image.new("RGB", (side, side)).save(buffer, format="PNG")
+        return base64.b64encode(buffer.getvalue()).decode()
+
+    # Each image alone is under the per-request limit; three of them together are over it.
+    side = int((media.MAX_PIXELS / 2.5) ** 0.5)
+    body = json.dumps({"instances": [png(side)] * 3}).encode()
+    with pytest.raises(PayloadTooLarge, match="all its images together"):
+        format_for(tiny.manifest("classification")).parse(body, "application/json")
 
 
 def test_a_csv_field_over_the_csv_module_limit_is_400(forecaster_manifest):

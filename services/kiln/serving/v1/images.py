@@ -32,14 +32,15 @@ class ImageFormat(TaskFormat):
             return pixels
         return (pixels * self.pre.scale - self.pre.mean) / self.pre.std
 
-    def _decode(self, data: bytes) -> np.ndarray:
-        return media.decode_image(data, self.pre.height, self.pre.width, self.pre.channels)
+    def _decode(self, data: bytes, budget: media.PixelBudget) -> np.ndarray:
+        pre = self.pre
+        return media.decode_image(data, pre.height, pre.width, pre.channels, budget)
 
-    def _instance(self, item: Any, index: int) -> np.ndarray:
+    def _instance(self, item: Any, index: int, budget: media.PixelBudget) -> np.ndarray:
         if isinstance(item, dict) and isinstance(item.get("b64"), str):
             item = item["b64"]
         if isinstance(item, str):
-            return self._decode(media.decode_base64(item, f"instance {index}"))
+            return self._decode(media.decode_base64(item, f"instance {index}"), budget)
         pixels = media.to_float_array(item, f"instance {index}")
         h, w, c = self.pre.height, self.pre.width, self.pre.channels
         if c == 1 and pixels.shape == (h, w):
@@ -58,11 +59,12 @@ class ImageFormat(TaskFormat):
 
     def parse(self, body: bytes, content_type: str) -> np.ndarray:
         kind = media_type(content_type)
+        budget = media.PixelBudget()  # for all the request's images together
         if kind in media.IMAGE_TYPES:
-            images = [self._decode(body)]
+            images = [self._decode(body, budget)]
         elif kind == "application/json":
             items = instances_of(parse_json(body), "image")
-            images = [self._instance(item, i) for i, item in enumerate(items)]
+            images = [self._instance(item, i, budget) for i, item in enumerate(items)]
         else:
             raise UnsupportedMediaType(
                 f"content type {kind or '(none)'!r} is not accepted; send image/png, image/jpeg "

@@ -17,9 +17,8 @@ from pydantic import BaseModel
 
 from kiln.errors import BadRequest, InvalidInput
 from kiln.registry import Manifest
+from kiln.serving.inputs import MAX_INSTANCES
 from kiln.serving.reply import Reply
-
-MAX_INSTANCES = 64
 
 
 def media_type(content_type: str) -> str:

@@ -11,6 +11,7 @@ import numpy as np
 
 from kiln.errors import BadRequest, InvalidInput
 from kiln.registry import Manifest
+from kiln.serving.inputs import MAX_INSTANCES
 from kiln.serving.v2.types import DATATYPES, HEADER_LENGTH, TO_DATATYPE, ParsedInfer
 
 
@@ -48,6 +49,8 @@ def parse_infer(body: bytes, header_length: str | None, manifest: Manifest) -> P
         isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
     ):
         raise BadRequest(f'"shape" must be a list of non-negative integers, got {shape!r}')
+    if shape and shape[0] > MAX_INSTANCES:
+        raise InvalidInput(f"at most {MAX_INSTANCES} instances per request, got {shape[0]}")
     expected = TO_DATATYPE.get(want.dtype, "FP32")
     if datatype != expected:
         raise InvalidInput(f"input datatype {datatype!r} does not match the model's {expected!r}")
