@@ -41,9 +41,9 @@ ONE_STREAM = {
 # (label, kiln serve flags, serve args that replace the flags' defaults: written to --config)
 SETUPS: list[tuple[str, list[str], dict | None]] = [
     ("3 tasks: ingress -> task deployments", [], None),
-    ("classification only: deployment is ingress", CLASSIFIER_ONLY, None),
-    ("classification only, --fast (HAProxy)", [*CLASSIFIER_ONLY, "--fast"], None),
-    ("classification only, --fast, one 2-thread stream", [*CLASSIFIER_ONLY, "--fast"], ONE_STREAM),
+    ("classification only, Python proxy", [*CLASSIFIER_ONLY, "--ingress", "python"], None),
+    ("classification only (HAProxy)", CLASSIFIER_ONLY, None),
+    ("classification only, one 2-thread stream", CLASSIFIER_ONLY, ONE_STREAM),
 ]
 
 

@@ -53,10 +53,13 @@ def parse_models(values: tuple[str, ...]) -> dict[str, str]:
     help="Seconds to wait to fill a batch (default 0: batch what is queued).",
 )
 @click.option(
-    "--fast",
-    is_flag=True,
-    help="HAProxy ingress + throughput-optimized Serve (binds replicas on 0.0.0.0).",
+    "--ingress",
+    type=click.Choice(["haproxy", "python"]),
+    default="haproxy",
+    help="Serve's ingress on a local Ray: HAProxy, or Serve's Python proxy (slower; for "
+    "comparison). Every Ray process listens on 127.0.0.1 either way.",
 )
+@click.option("--fast", is_flag=True, hidden=True, help="Accepted for old scripts; the default.")
 @click.option(
     "--config",
     "config_file",
@@ -73,6 +76,7 @@ def serve(
     address: str | None,
     max_batch_size: int | None,
     batch_wait: float | None,
+    ingress: str,
     fast: bool,
     config_file: str | None,
 ) -> None:
@@ -90,6 +94,8 @@ def serve(
     from kiln.serving.config import ServeArgs
 
     console = Console(stderr=True, soft_wrap=True)
+    if fast:
+        console.print("note: --fast is the default now (HAProxy ingress); the flag does nothing")
     if config_file:
         args = validate(ServeArgs, load_yaml(config_file), f"serve config {config_file}")
     else:
@@ -116,7 +122,7 @@ def serve(
         # while it is still finishing; it must stop cleanly then too.
         with console.status(f"starting Ray Serve with {', '.join(args.models)} …"):
             server = launch.start(
-                args, host=host, port=port, address=ray_address(address), fast=fast
+                args, host=host, port=port, address=ray_address(address), ingress=ingress
             )
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         for task, choice in args.models.items():

@@ -49,14 +49,11 @@ def run_demo(
 
     import ray
 
+    from kiln import localray
+
     started_ray = not ray.is_initialized()
-    if started_ray:
-        ray.init(
-            num_cpus=max(4, os.cpu_count() or 1),
-            include_dashboard=False,
-            log_to_driver=False,
-            configure_logging=False,
-        )
+    if started_ray:  # HAProxy ingress, every Ray process on loopback
+        localray.init()
     result = DemoResult(out=out, url="")
     server = None
     try:

@@ -1,14 +1,12 @@
 """Run the Serve application from a process: on a local Ray started here, or on a cluster.
 
 Used by ``kiln serve``, ``kiln demo`` and the serving benchmark. Serve binds 127.0.0.1 unless a
-host is given. The HAProxy ingress (``RAY_SERVE_ENABLE_HA_PROXY``) and Serve's
-throughput-optimized mode must be in the environment before Ray starts, so every Ray process
-inherits them; they are opt-in because HAProxy mode binds the replicas on all interfaces.
+host is given. A local Ray is started by ``kiln.localray``: HAProxy as Serve's ingress and
+throughput-optimized Serve, every Ray process listening on loopback only.
 """
 
 from __future__ import annotations
 
-import os
 import socket
 import time
 from dataclasses import dataclass
@@ -16,12 +14,13 @@ from typing import Any
 
 import httpx
 
+from kiln import localray
 from kiln.errors import ConfigError, NotReady
 from kiln.registry import RegistryStore, parse_ref
 from kiln.serving.config import APP_NAME, ModelChoice, ServeArgs
 from kiln.tasks import TASKS
 
-FAST_ENV = {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"}
+INGRESSES = ("haproxy", "python")
 
 
 def discover_models(
@@ -74,13 +73,17 @@ def start(
     host: str = "127.0.0.1",
     port: int = 8000,
     address: str | None = None,
-    fast: bool = False,
+    ingress: str = "haproxy",
     num_cpus: int | None = None,
     timeout_s: float = 300.0,
 ) -> LocalServer:
-    """Deploy ``args`` and wait until the API answers ready; start a local Ray if needed."""
-    if fast:
-        os.environ.update(FAST_ENV)
+    """Deploy ``args`` and wait until the API answers ready; start a local Ray if needed.
+
+    ``ingress`` ("haproxy" or "python", Serve's own proxy) applies to a Ray started here; a
+    cluster's ingress is set where the cluster starts (the operator's RayService).
+    """
+    if ingress not in INGRESSES:
+        raise ConfigError(f"ingress {ingress!r}: expected one of {', '.join(INGRESSES)}")
     import ray
     from ray import serve
 
@@ -94,12 +97,7 @@ def start(
             if address:
                 ray.init(address=address, log_to_driver=False)
             else:
-                ray.init(
-                    num_cpus=num_cpus or max(4, os.cpu_count() or 1),
-                    include_dashboard=False,
-                    log_to_driver=False,
-                    configure_logging=False,
-                )
+                localray.init(num_cpus, python_proxy=ingress == "python")
         except Exception as e:  # Ray raises bare Exception/ConnectionError when it cannot start
             where = f"the Ray cluster at {address}" if address else "a local Ray"
             raise NotReady(f"could not start or join {where}: {e}") from e

