@@ -31,13 +31,9 @@ import numpy as np  # noqa: E402
 QUICK = os.environ.get("KILN_BENCH_QUICK", "") not in ("", "0")
 LARGE_BATCH = 16
 EXPLORE_BATCH = 4  # the settings sweep uses a smaller "large" batch to stay within minutes
-# model -> (layout it is served on, repeats at batch 1)
-SERVED = {
-    "segmentation_convnet": "pets",
-    "mini_xception": "folder",
-    "mnist_convnet": "mnist",
-    "lstm": "jena",
-}
+# The models serving uses, each on its first layout at the book's size.
+SERVED = ("segmentation_convnet", "mini_xception", "mnist_convnet", "lstm")
+REWRITE_ROUNDS = 3 if QUICK else 5
 CPU = ["CPUExecutionProvider"]
 
 # Runs in a fresh interpreter: import onnxruntime, note RSS, open the session, run one large
@@ -62,39 +58,11 @@ print(json.dumps({"peak_growth_mb": rss_mb() - before}))
 """
 
 
-def _info(layout: str):
-    from kiln.data.info import DatasetInfo
+def _info(name: str):
+    """The book's data for ``name`` (kiln.tasks' layouts hold the shapes)."""
+    from kiln.models.build import reference_info
 
-    common = {
-        "layout": layout,
-        "root": "",
-        "split_counts": {"train": 0, "validation": 0, "test": 0},
-        "fingerprint": {"root": "", "file_count": 0, "total_bytes": 0, "sha256": ""},
-    }
-    images = {"pets": (200, 3, 3), "folder": (180, 3, 2), "mnist": (28, 1, 10)}
-    if layout in images:
-        size, channels, classes = images[layout]
-        return DatasetInfo.model_validate(
-            {
-                **common,
-                "task": "segmentation" if layout == "pets" else "classification",
-                "input_shape": [size, size, channels],
-                "num_classes": classes,
-                "class_names": [str(i) for i in range(classes)],
-                "image_height": size,
-                "image_width": size,
-                "image_channels": channels,
-            }
-        )
-    return DatasetInfo.model_validate(
-        {
-            **common,
-            "task": "forecasting",
-            "input_shape": [120, 14],
-            "sequence_length": 120,
-            "sampling_rate": 6,
-        }
-    )
+    return reference_info(name)
 
 
 def median_ms(call: Callable[[], object], repeats: int, warmup: int = 2) -> tuple[float, float]:
@@ -241,11 +209,56 @@ def sweep() -> None:
 
     from kiln.models.build import build_model
 
-    info = _info("pets")
+    info = _info("segmentation_convnet")
     keras.utils.set_random_seed(0)
     model = build_model("segmentation_convnet", info)
     headers = ["variant", "b1 wall", "b1 cpu", f"b{EXPLORE_BATCH} wall", f"b{EXPLORE_BATCH} cpu"]
     _print_table(headers, explore_segmentation(model, info))
+    print()
+    _print_table(REWRITE_HEADERS, rewrite_ab(model, info))
+
+
+REWRITE_HEADERS = ["threads", "batch", "default cpu", "per-phase cpu", "merged cpu", "ratios"]
+
+
+def rewrite_ab(model, info) -> list[list[str]]:
+    """The ConvTranspose rewrite (kiln.export.rewrite) against the default graph, as serving
+    runs a session (spinning off, 1 and 2 intra-op threads): interleaved rounds, median
+    process-CPU ms per call, and the rewrites' ratios to the default graph."""
+    import onnx
+
+    from kiln.export.rewrite import conv_transpose_to_conv
+
+    base = convert(model, info)
+    graphs = {"default": base}
+    for merged in (False, True):
+        proto = onnx.load_from_string(base)
+        conv_transpose_to_conv(proto, merged=merged)
+        graphs["merged" if merged else "per-phase"] = proto.SerializeToString()
+    rng = np.random.default_rng(1)
+    inputs = {
+        b: rng.uniform(0, 255, (b, *info.input_shape)).astype("float32") for b in (1, EXPLORE_BATCH)
+    }
+    rows = []
+    for threads in (1, 2):
+        no_spin = {"session.intra_op.allow_spinning": "0"}
+        sessions = {
+            key: _session(graph, intra_op_num_threads=threads, config=no_spin)
+            for key, graph in graphs.items()
+        }
+        cpu: dict[tuple[str, int], list[float]] = {(k, b): [] for k in sessions for b in inputs}
+        for _ in range(REWRITE_ROUNDS):  # interleaved, so a busy spell hits every variant
+            for batch, x in inputs.items():
+                for key, session in sessions.items():
+                    run = session.run
+                    call = lambda x=x, run=run: run(None, {"input": x})  # noqa: E731
+                    cpu[(key, batch)].append(median_ms(call, _repeats(batch, True), 1)[1])
+        for batch in inputs:
+            ms = {key: statistics.median(cpu[(key, batch)]) for key in sessions}
+            ratios = " / ".join(f"{ms[k] / ms['default']:.2f}x" for k in ("per-phase", "merged"))
+            rows.append([str(threads), str(batch), *(f"{ms[k]:.0f}" for k in graphs), ratios])
+            print("  measured:", " | ".join(rows[-1]), flush=True)
+    return rows
 
 
 def _print_table(headers: list[str], rows: list[list[str]]) -> None:
@@ -269,8 +282,8 @@ def main() -> None:
     print(f"TF {tf.__version__}, Keras {keras.__version__}, onnxruntime {ort.__version__}, "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; median ms per batch")  # fmt: skip
     rows, memory_rows, segmentation = [], [], None
-    for name, layout in SERVED.items():
-        info = _info(layout)
+    for name in SERVED:
+        info = _info(name)
         keras.utils.set_random_seed(0)
         model = build_model(name, info)
         data = convert(model, info)
@@ -318,6 +331,8 @@ def main() -> None:
             f"b{EXPLORE_BATCH} cpu",
         ]
         _print_table(headers, explore_segmentation(*segmentation))
+        print("\nSegmentation: the ConvTranspose rewrite against the default graph (CPU ms)")
+        _print_table(REWRITE_HEADERS, rewrite_ab(*segmentation))
 
 
 if __name__ == "__main__":
