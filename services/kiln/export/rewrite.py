@@ -1,9 +1,9 @@
 """Graph rewrite: ``ConvTranspose`` → ``Conv`` (stride 1) or sub-pixel ``Conv``s + ``DepthToSpace``.
 
-onnxruntime's CPU ``ConvTranspose`` (col2im over a GEMM) was about two thirds of the
-segmentation model's time while doing the same arithmetic as its forward convolutions, so the
-decoder runs ~2× slower per FLOP than the encoder. A transposed convolution is exactly a set
-of ordinary convolutions:
+onnxruntime's CPU ``ConvTranspose`` (col2im over a GEMM) dominates the segmentation model's
+time; rewritten as ordinary convolutions the same graph costs less CPU per call (the figures
+are in docs/benchmarks.md, "The segmentation gap"; ``kiln export`` does not apply it yet). A
+transposed convolution is exactly a set of ordinary convolutions:
 
 - Stride 1: one ``Conv`` with the kernel flipped and its in/out channels swapped, padded by
   ``kernel - 1 - pad``.
