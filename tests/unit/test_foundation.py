@@ -22,7 +22,14 @@ from kiln.errors import (
 
 # Modules whose import must never pull in TensorFlow, Keras or tf2onnx (DESIGN.md): serving
 # runs in a small image, and the operator must start without them.
-TF_FREE_MODULES = ["kiln.registry", "kiln.storage", "kiln.config", "kiln.errors", "kiln.cli"]
+TF_FREE_MODULES = [
+    "kiln.registry",
+    "kiln.storage",
+    "kiln.config",
+    "kiln.tasks",
+    "kiln.errors",
+    "kiln.cli",
+]
 HEAVY = ("tensorflow", "keras", "tf2onnx")
 
 
