@@ -8,6 +8,7 @@ Adding a task is a checklist: add its ``TaskSpec`` (and any new ``LayoutSpec``) 
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import get_args
@@ -55,6 +56,12 @@ def _examples(kind: str) -> Callable[[], Iterable[str]]:
     return read
 
 
+def _documented_routes() -> Iterable[str]:
+    """The tasks docs/api.md shows a /v1/<task>/predict request for."""
+    text = (ROOT / "docs" / "api.md").read_text()
+    return set(re.findall(r"/v1/([a-z_]+)/predict", text)) - {"task"}
+
+
 # (room, what it holds per task, how to read the tasks it covers)
 TASK_ROOMS: list[tuple[str, str, Callable[[], Iterable[str]]]] = [
     (
@@ -95,6 +102,7 @@ TASK_ROOMS: list[tuple[str, str, Callable[[], Iterable[str]]]] = [
             "charts/kiln/crds/kiln.dev_modeldeployments.yaml",
         )
     ),
+    ("docs/api.md", "an example request to /v1/<task>/predict", _documented_routes),
     *(
         (f"infra/examples (kind {kind})", f"an example {kind}", _examples(kind))
         for kind in ("TrainingJob", "ModelDeployment")
