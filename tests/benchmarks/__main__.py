@@ -2,16 +2,35 @@
 
 Each module exposes ``main()``; benchmarks print ratios against a baseline measured in the
 same run (bare onnxruntime, plain ``model.fit``), never absolute pass/fail timings.
-Run one with ``python -m tests.benchmarks training`` (the part after ``bench_``).
+Run one with ``python -m tests.benchmarks training`` (the part after ``bench_``). Options:
+``--quick`` (sets ``KILN_BENCH_QUICK=1``: fewer repeats, smaller data) and ``--compare-ref REF``
+(sets ``KILN_BENCH_COMPARE_REF``: benchmarks that support it also run the code at git ref REF).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import sys
 import time
 from pathlib import Path
+
+
+def _options(args: list[str]) -> list[str]:
+    """Turn the runner's options into the environment the benchmarks read; return the names."""
+    names = []
+    while args:
+        arg = args.pop(0)
+        if arg == "--quick":
+            os.environ["KILN_BENCH_QUICK"] = "1"
+        elif arg == "--compare-ref" and args:
+            os.environ["KILN_BENCH_COMPARE_REF"] = args.pop(0)
+        elif arg.startswith("--"):
+            raise SystemExit(f"unknown option {arg}; expected --quick or --compare-ref REF")
+        else:
+            names.append(arg)
+    return names
 
 
 def main(selected: list[str]) -> int:
@@ -33,4 +52,4 @@ def main(selected: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main(_options(sys.argv[1:])))

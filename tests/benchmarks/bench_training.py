@@ -1,121 +1,264 @@
-"""Training benchmark: Ray Train overhead and multi-worker throughput.
+"""Training benchmark: plain Keras ``fit`` against ``kiln train`` with 1 and 2 workers.
 
-Prints, from one invocation:
-- step time of Ray Train with 1 worker vs a plain single-process ``model.fit`` on the same
-  data, batch size and steps (target: within 5 %);
-- samples/s with 2 workers vs 1 (reported for the record: this machine has 2 cores, shared).
+For each model family (an LSTM on the Jena layout, the segmentation convnet, the
+mini-Xception; synthetic data from ``kiln data synth``) every case runs as its own process on
+the same data and global batch, timed from process start to exit. Inside, the same
+instrumentation (``epoch_clock/sitecustomize.py``) stamps each epoch's begin in every process
+that runs ``model.fit``; an epoch's wall time is the gap between consecutive begins (the last
+one ends when ``fit`` returns), so it includes everything between epochs: checkpointing, the
+report, the commit wait, validation. Epoch 0 pays for tracing and is left out.
 
-Epochs after the first are timed (the first pays for tracing). Both sides time the same thing,
-``on_epoch_begin`` to ``on_epoch_end``, validation included.
+Printed as ratios against the plain ``fit`` measured in the same run. ``--quick`` (or
+``KILN_BENCH_QUICK=1``): tiny data, 3 epochs, a smoke run. ``--compare-ref REF`` (or
+``KILN_BENCH_COMPARE_REF``): also run ``kiln train`` from git ref REF, checked out in a
+temporary ``git worktree``, side by side. ``KILN_BENCH_FAMILIES=lstm,...`` picks families.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-MODEL = "lstm"
-EPOCHS = 4
-BATCH = 64
-STEPS = 12
-DAYS = 60
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CLOCK = Path(__file__).resolve().parent / "epoch_clock"
+RUN_TIMEOUT_S = 900
 
 
-def plain_fit_step_seconds(data: Path) -> float:
-    """Median step time of ``model.fit`` in this process, no Ray, no distribution strategy."""
-    import keras
-    import tensorflow as tf
+@dataclass(frozen=True)
+class Family:
+    name: str
+    kind: str  # kiln data synth --task
+    size: int
+    task: str
+    model: str
+    global_batch: int
+    epochs: int
+    steps: int
+    model_options: dict[str, Any] = field(default_factory=dict)
+    data_options: dict[str, Any] = field(default_factory=dict)
 
-    from kiln.data.loaders import load_splits
-    from kiln.models.build import build_model
 
-    keras.utils.set_random_seed(0)
-    splits = load_splits("forecasting", data)
-    train = splits.train.cache().shuffle(10_000, seed=0).repeat().batch(BATCH, drop_remainder=True)
-    validation = splits.validation.cache().repeat().batch(BATCH, drop_remainder=True)
-    counts = splits.info.split_counts
-    steps = min(STEPS, counts.train // BATCH)
-    validation_steps = max(1, counts.validation // BATCH)
-    model = build_model(MODEL, splits.info)
-    seconds: list[float] = []
+FULL = (
+    Family("lstm", "forecasting", 60, "forecasting", "lstm", 64, 6, 30, {"units": 16}),
+    Family(
+        "segmentation_convnet",
+        "segmentation",
+        96,
+        "segmentation",
+        "segmentation_convnet",
+        16,
+        6,
+        4,
+        data_options={"image_size": [64, 64]},
+    ),
+    Family(
+        "mini_xception",
+        "classification",
+        160,
+        "classification",
+        "mini_xception",
+        16,
+        6,
+        6,
+        {"block_sizes": [32, 64, 128]},
+        {"image_size": [64, 64]},
+    ),
+)
+QUICK = (
+    Family("lstm", "forecasting", 50, "forecasting", "lstm", 32, 3, 5, {"units": 8}),
+    Family(
+        "segmentation_convnet",
+        "segmentation",
+        24,
+        "segmentation",
+        "segmentation_convnet",
+        8,
+        3,
+        2,
+        {"filters": [8, 8, 16, 16]},
+        {"image_size": [32, 32]},
+    ),
+    Family(
+        "mini_xception",
+        "classification",
+        32,
+        "classification",
+        "mini_xception",
+        8,
+        3,
+        2,
+        {"block_sizes": [8, 16]},
+        {"image_size": [32, 32]},
+    ),
+)
 
-    class Timer(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.started = time.perf_counter()
 
-        def on_epoch_end(self, epoch, logs=None):
-            seconds.append(time.perf_counter() - self.started)
+@dataclass
+class Measure:
+    case: str
+    wall: float
+    first_step: float
+    epoch: float
+    epoch_max: float
+    samples_per_second: float
 
-    model.fit(
-        train.prefetch(tf.data.AUTOTUNE),
-        epochs=EPOCHS,
-        steps_per_epoch=steps,
-        validation_data=validation,
-        validation_steps=validation_steps,
-        callbacks=[Timer()],
-        verbose=0,
+
+def _epoch_clock(times: Path, launched: float) -> tuple[float, list[float]]:
+    """(seconds from launch to the first training step, wall seconds of epochs 1..N-1)."""
+    first_steps: list[float] = []
+    per_process: list[list[float]] = []
+    for log in sorted(times.glob("*.jsonl")):
+        events = [json.loads(line) for line in log.read_text().splitlines()]
+        begins = [e["t"] for e in events if e["event"] == "epoch_begin"]
+        ends = [e["t"] for e in events if e["event"] == "fit_end"]
+        first_steps += [e["t"] for e in events if e["event"] == "first_step"]
+        marks = begins + ends[-1:]
+        per_process.append(
+            [later - earlier for earlier, later in zip(marks[1:], marks[2:], strict=False)]
+        )
+    if not first_steps or not any(per_process):
+        raise RuntimeError(f"no epochs were timed in {times}")
+    # Workers run in step; an epoch lasts as long as its slowest worker saw it last.
+    epochs = [max(values) for values in zip(*[p for p in per_process if p], strict=False)]
+    return min(first_steps) - launched, epochs
+
+
+def _run(case: str, command: list[str], pythonpath: list[Path], scratch: Path) -> Measure:
+    times = Path(tempfile.mkdtemp(prefix="times-", dir=scratch))
+    env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
+    env.update(
+        PYTHONPATH=os.pathsep.join(str(p) for p in [CLOCK, REPO, *pythonpath]),
+        KILN_BENCH_TIMES=str(times),
+        TF_CPP_MIN_LOG_LEVEL="2",
     )
-    return statistics.median(seconds[1:]) / steps
-
-
-def ray_run(data: Path, out: Path, workers: int) -> tuple[float, float]:
-    """(median step time, median samples/s) of a Ray Train run with ``workers`` workers."""
-    from rich.console import Console
-
-    from kiln.training import TrainConfig, train
-
-    config = TrainConfig(
-        task="forecasting",
-        model=MODEL,
-        data=str(data),
-        epochs=EPOCHS,
-        workers=workers,
-        batch_size=BATCH // workers,  # the same global batch as the plain run
-        steps_per_epoch=STEPS,
-        out=str(out),
-        run_id=f"bench-{workers}w",
+    launched = time.time()
+    started = time.perf_counter()
+    done = subprocess.run(
+        command, env=env, cwd=scratch, capture_output=True, text=True, timeout=RUN_TIMEOUT_S
     )
-    record = train(config, console=Console(quiet=True)).record
-    epoch_seconds = record.timings["epoch_seconds"][1:]
-    samples = record.timings["samples_per_second"][1:]
-    return statistics.median(epoch_seconds) / STEPS, statistics.median(samples)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"{case} exited {done.returncode}:\n{done.stderr[-3000:]}")
+    try:
+        first_step, epochs = _epoch_clock(times, launched)
+    except RuntimeError as e:
+        raise RuntimeError(f"{case}: {e}") from e
+    epoch = statistics.median(epochs)
+    return Measure(case, wall, first_step, epoch, max(epochs), 0.0 if epoch <= 0 else 1 / epoch)
+
+
+def _kiln_train(tree: Path, config: Path, family: Family, workers: int, out: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-c",
+        "from kiln.cli import main; main()",
+        "train",
+        "--config",
+        str(config),
+        "--workers",
+        str(workers),
+        "--batch-size",
+        str(family.global_batch // workers),
+        "--out",
+        str(out),
+        "--run-id",
+        f"{family.name}-{workers}w-{tree.name}",
+        "--quiet",
+    ]
+
+
+def _write_config(family: Family, data: Path, path: Path) -> Path:
+    config = {
+        "task": family.task,
+        "model": family.model,
+        "data": str(data),
+        "model_options": family.model_options,
+        "data_options": family.data_options,
+        "epochs": family.epochs,
+        "steps_per_epoch": family.steps,
+        "validation_steps": family.steps,
+        "early_stopping": {"enabled": False},
+        "reduce_lr": {"enabled": False},
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def bench_family(family: Family, trees: dict[str, Path], scratch: Path) -> list[Measure]:
+    from kiln.data.synthetic import write_synthetic
+
+    data = write_synthetic(family.kind, scratch / f"data-{family.name}", family.size, seed=0).out
+    config = _write_config(family, data, scratch / f"{family.name}.yaml")
+    plain = [sys.executable, "-m", "tests.benchmarks.plain_fit", str(config)]
+    measures = [_run("plain fit", [*plain, str(family.global_batch)], [REPO / "services"], scratch)]
+    for label, tree in trees.items():
+        for workers in (1, 2):
+            command = _kiln_train(tree, config, family, workers, scratch / "runs")
+            paths = [tree / "services", tree / "operators"]
+            measures.append(_run(f"{label} {workers}w", command, paths, scratch))
+    samples = family.global_batch * family.steps
+    for measure in measures:
+        measure.samples_per_second *= samples
+    return measures
+
+
+def _table(family: Family, measures: list[Measure]) -> str:
+    base = measures[0]
+    lines = [
+        f"{family.name}: global batch {family.global_batch}, {family.steps} steps/epoch, "
+        f"{family.epochs} epochs",
+        "| case | wall s (× fit) | overhead s | first step s (× fit) | epoch s median (× fit) "
+        "| epoch s max | samples/s (× fit) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for m in measures:
+        lines.append(
+            f"| {m.case} | {m.wall:.1f} ({m.wall / base.wall:.2f}) | {m.wall - base.wall:+.1f} "
+            f"| {m.first_step:.1f} ({m.first_step / base.first_step:.2f}) "
+            f"| {m.epoch:.2f} ({m.epoch / base.epoch:.2f}) | {m.epoch_max:.2f} "
+            f"| {m.samples_per_second:.0f} ({m.samples_per_second / base.samples_per_second:.2f}) |"
+        )
+    return "\n".join(lines)
+
+
+def _worktree(ref: str, scratch: Path) -> Path:
+    path = scratch / f"ref-{ref.replace('/', '_')}"
+    subprocess.run(
+        ["git", "-C", str(REPO), "worktree", "add", "--detach", str(path), ref],
+        check=True,
+        capture_output=True,
+    )
+    return path
 
 
 def main() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import ray
-    from rich.console import Console
-    from rich.table import Table
-
-    from kiln.data.synthetic import write_synthetic
-
-    with tempfile.TemporaryDirectory(prefix="kiln-bench-training-") as scratch:
-        root = Path(scratch)
-        data = write_synthetic("forecasting", root / "jena", DAYS, seed=0).out
-        plain = plain_fit_step_seconds(data)
-        ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False)
+    quick = os.environ.get("KILN_BENCH_QUICK") == "1"
+    ref = os.environ.get("KILN_BENCH_COMPARE_REF")
+    chosen = os.environ.get("KILN_BENCH_FAMILIES")
+    families = [f for f in (QUICK if quick else FULL) if not chosen or f.name in chosen.split(",")]
+    with tempfile.TemporaryDirectory(prefix="kiln-bench-training-") as name:
+        scratch = Path(name)
+        trees = {"kiln": REPO}
+        if ref:
+            trees = {"new": REPO, f"old ({ref})": _worktree(ref, scratch)}
         try:
-            one_step, one_rate = ray_run(data, root / "runs", workers=1)
-            _, two_rate = ray_run(data, root / "runs", workers=2)
+            for family in families:
+                print(_table(family, bench_family(family, trees, scratch)), "\n", flush=True)
         finally:
-            ray.shutdown()
-
-    table = Table(title=f"training benchmark ({MODEL}, global batch {BATCH}, {STEPS} steps/epoch)")
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    table.add_column("ratio", justify="right")
-    table.add_row("plain model.fit step time", f"{plain * 1000:.1f} ms", "1.00")
-    ratio = one_step / plain
-    verdict = "within 5 %" if ratio <= 1.05 else "over the 5 % target"
-    table.add_row(
-        "Ray Train 1 worker step time", f"{one_step * 1000:.1f} ms", f"{ratio:.2f} ({verdict})"
-    )
-    table.add_row("Ray Train 1 worker samples/s", f"{one_rate:.0f}", "1.00")
-    table.add_row("Ray Train 2 workers samples/s", f"{two_rate:.0f}", f"{two_rate / one_rate:.2f}")
-    Console().print(table)
+            for tree in trees.values():
+                if tree != REPO:
+                    remove = ["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)]
+                    subprocess.run(remove, check=False, capture_output=True)
 
 
 if __name__ == "__main__":
