@@ -11,6 +11,7 @@ first and then copies each into the run whole, so the same code serves both.
 from __future__ import annotations
 
 import contextlib
+import os
 import tempfile
 import threading
 import time
@@ -39,6 +40,12 @@ from kiln.training.session import cluster_gpus, copy_session_logs, ray_logs_to, 
 # Environment of every training worker: TensorFlow's C++ start-up banner is noise here.
 WORKER_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2"}
 RAY_STORAGE_NAME = "ray"
+# Ray Train's controller commits a reported checkpoint only when it next polls the workers
+# (every 2 s by default), and each checkpoint waits for that commit. Polling every quarter
+# second makes the wait short for a few cheap remote calls per second. Ray passes the driver's
+# value on to the controller; one set by the user wins.
+POLL_ENV = "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"
+POLL_SECONDS = "0.25"
 
 
 class TrainingFailed(KilnError):
@@ -212,6 +219,7 @@ def _fit(
     )
     printer.start()
     try:
+        os.environ.setdefault(POLL_ENV, POLL_SECONDS)
         result = trainer.fit()
     except Exception as e:
         raise TrainingFailed(f"training failed: {e}") from e
