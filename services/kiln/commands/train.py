@@ -22,6 +22,7 @@ OVERRIDES = (
     "gpus_per_worker",
     "steps_per_epoch",
     "max_failures",
+    "checkpoint_every",
     "seed",
     "out",
     "run_id",
@@ -41,6 +42,11 @@ OVERRIDES = (
 @click.option("--gpus-per-worker", type=float, help="GPUs each worker reserves (default 0).")
 @click.option("--steps-per-epoch", type=int, help="Cap on steps per epoch, for quick runs.")
 @click.option("--max-failures", type=int, help="Worker failures to recover from (default 0).")
+@click.option(
+    "--checkpoint-every",
+    type=int,
+    help="Epochs between checkpoints (default 1); a failed worker loses at most this many.",
+)
 @click.option("--seed", type=int, help="Random seed (default 0).")
 @click.option("--address", help="Ray cluster to join (default: $RAY_ADDRESS, else a local Ray).")
 @click.option(

@@ -30,7 +30,8 @@ FAIL_MARKER = f"{CHECKPOINTS_DIR}/failed-once.txt"
 
 
 class ReportToRayTrain(keras.callbacks.Callback):
-    """At each epoch's end: record the epoch, checkpoint it, report it, publish metrics."""
+    """At each epoch's end: record the epoch, publish metrics; every ``checkpoint_every``
+    epochs, and at the end of training, checkpoint it and report it to Ray Train."""
 
     def __init__(
         self,
@@ -42,8 +43,11 @@ class ReportToRayTrain(keras.callbacks.Callback):
         samples_per_epoch: int,
         metrics: TrainingMetrics | None,
         progress: Any = None,
+        checkpoint_every: int = 1,
     ) -> None:
         super().__init__()
+        self.checkpoint_every = checkpoint_every
+        self._checkpointed = state.epochs_completed
         self.state = state
         self.best_path = best_path
         self.rank = rank
@@ -57,6 +61,10 @@ class ReportToRayTrain(keras.callbacks.Callback):
         self._started = time.perf_counter()
 
     def on_train_end(self, logs: dict | None = None) -> None:
+        # The last epoch (or the one EarlyStopping ended on) is always checkpointed: the
+        # driver builds the run from the final checkpoint.
+        if self.state.epochs_completed > self._checkpointed:
+            self._checkpoint({"epoch": self.state.epochs_completed})
         # Every rank publishes a digest of its weights: equal digests prove the workers
         # trained one model in step rather than two models side by side.
         if self.progress is not None:
@@ -75,24 +83,9 @@ class ReportToRayTrain(keras.callbacks.Callback):
             "epoch_seconds": seconds,
             "samples_per_second": samples_per_second,
         }
-        saving = time.perf_counter()
-        with tempfile.TemporaryDirectory(prefix=f"kiln-ckpt-{self.rank}-") as scratch:
-            write_checkpoint(Path(scratch), self.model, self.best_path, self.state)
-            checkpoint = ray.train.Checkpoint.from_directory(scratch) if self.rank == 0 else None
-            ray.train.report(
-                {key: value for key, value in report.items() if key != "kind"},
-                checkpoint=checkpoint,
-            )
-        # Ray Train's controller registers a reported checkpoint when it next polls the
-        # workers; a worker that dies before that poll would lose the epoch just finished too.
-        # Waiting until the checkpoint is committed bounds a failure's cost to the epoch in
-        # flight.
-        ray.train.get_all_reported_checkpoints(
-            consistency_mode=ray.train.CheckpointConsistencyMode.COMMITTED
-        )
-        # Saving, uploading and committing this epoch's checkpoint; recorded in the next one's
-        # state (this one's is already written), so the final state holds all but the last.
-        self.state.checkpoint_seconds.append(time.perf_counter() - saving)
+        # Every rank takes the same branch: the epoch count is the same everywhere.
+        if (epoch + 1) % self.checkpoint_every == 0:
+            self._checkpoint({key: value for key, value in report.items() if key != "kind"})
         if self.rank == 0:
             if self.metrics is not None:
                 self.metrics.record_epoch(
@@ -105,6 +98,26 @@ class ReportToRayTrain(keras.callbacks.Callback):
                 )
             if self.progress is not None:
                 self.progress.put_nowait(report)
+
+    def _checkpoint(self, metrics: dict[str, Any]) -> None:
+        """Save the model on every rank (saving reads synchronised variables), report rank 0's
+        copy to Ray Train and wait until it is committed."""
+        saving = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix=f"kiln-ckpt-{self.rank}-") as scratch:
+            write_checkpoint(Path(scratch), self.model, self.best_path, self.state)
+            checkpoint = ray.train.Checkpoint.from_directory(scratch) if self.rank == 0 else None
+            ray.train.report(metrics, checkpoint=checkpoint)
+        # Ray Train's controller registers a reported checkpoint when it next polls the
+        # workers; a worker that dies before that poll would lose the epoch just finished too.
+        # Waiting until the checkpoint is committed bounds a failure's cost to the epochs since
+        # the last checkpoint (the driver makes the controller poll often, so this is short).
+        ray.train.get_all_reported_checkpoints(
+            consistency_mode=ray.train.CheckpointConsistencyMode.COMMITTED
+        )
+        self._checkpointed = self.state.epochs_completed
+        # Saving, uploading and committing this checkpoint; recorded in the next one's state
+        # (this one's is already written), so the final state holds all but the last.
+        self.state.checkpoint_seconds.append(time.perf_counter() - saving)
 
 
 def weights_digest(model: keras.Model) -> str:
@@ -190,6 +203,7 @@ def build_callbacks(
             samples_per_epoch=samples_per_epoch,
             metrics=metrics,
             progress=progress,
+            checkpoint_every=config.checkpoint_every,
         )
     )
     return callbacks

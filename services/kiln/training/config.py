@@ -72,6 +72,11 @@ class TrainConfig(BaseModel):
     )
     validation_steps: int | None = Field(default=None, ge=1)
     max_failures: int = Field(default=0, ge=0, description="worker failures to recover from")
+    checkpoint_every: int = Field(
+        default=1,
+        ge=1,
+        description="epochs between checkpoints; a failed worker loses at most this many",
+    )
     seed: int = 0
     early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)
     reduce_lr: ReduceLROnPlateauConfig = Field(default_factory=ReduceLROnPlateauConfig)
