@@ -41,7 +41,10 @@ def test_two_workers_stay_in_step_survive_a_killed_worker_and_beat_the_naive_for
         workers=2,
         batch_size=32,
         max_failures=1,
-        fail_at_epoch=2,  # the last worker dies at the start of epoch 2 (0-based), once
+        # Checkpoints after epochs 1 and 3 (0-based) and at the end; the last worker dies at
+        # the start of epoch 3, once, so epoch 2 (not checkpointed) is lost and trained again.
+        checkpoint_every=2,
+        fail_at_epoch=3,
         out=str(tmp_path),
         run_id="lstm-2w",
     )
@@ -49,8 +52,8 @@ def test_two_workers_stay_in_step_survive_a_killed_worker_and_beat_the_naive_for
     record = result.record
 
     assert record.status == "completed"
-    # The restarted workers resumed from the epoch-2 checkpoint: epochs 0 and 1 were trained
-    # once, by the first attempt, and nothing was trained twice.
+    # The restarted workers resumed from the checkpoint after epoch 1: the failure cost no
+    # more than one checkpoint interval (epoch 2), and epochs 0-1 were not trained again.
     assert record.restarts == 1
     assert record.trained == [(1, 0), (1, 1), (2, 2), (2, 3), (2, 4)]
     assert record.epochs_trained == 5
