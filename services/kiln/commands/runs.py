@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from kiln.commands._common import kiln_errors
 from kiln.config import DEFAULT_RUNS_DIR
+
+if TYPE_CHECKING:
+    from kiln.runs import RunDir
 
 OUT_OPTION = click.option(
     "--out",
@@ -26,6 +30,18 @@ def headline(evaluation: dict) -> str:
             naive = evaluation.get("naive_baseline_mae_celsius")
             return f"{text} (naive {naive:.4f})" if isinstance(naive, float) else text
     return "-"
+
+
+def epoch_logs(run: RunDir) -> dict[str, str]:
+    """Where the run's TensorBoard and CSV logs are, when it has them."""
+    from kiln.runs import CSV_LOG_FILE, TENSORBOARD_DIR
+
+    rows = {}
+    if run.exists(TENSORBOARD_DIR):
+        rows["tensorboard"] = f"tensorboard --logdir {run.path(TENSORBOARD_DIR)}"
+    if run.exists(CSV_LOG_FILE):
+        rows["csv log"] = run.path(CSV_LOG_FILE)
+    return rows
 
 
 @click.group()
@@ -97,6 +113,7 @@ def show(run: str, out: str, as_json: bool) -> None:
     if record.dataset_info is not None:
         fingerprint = record.dataset_info.fingerprint
         rows["data"] = f"{fingerprint.root} (sha256 {fingerprint.sha256[:12]})"
+    rows.update(epoch_logs(RunDir(directory)))
     rows["timings"] = json.dumps(
         {k: v for k, v in record.timings.items() if not isinstance(v, list)}
     )

@@ -26,6 +26,7 @@ OVERRIDES = (
     "seed",
     "out",
     "run_id",
+    "tensorboard",
 )
 
 
@@ -53,6 +54,11 @@ OVERRIDES = (
     "--out", help="Where runs go: a directory (./kiln-runs) or a URI such as s3://bucket/runs."
 )
 @click.option("--run-id", help="Name of the run directory (default: task-model-timestamp).")
+@click.option(
+    "--tensorboard/--no-tensorboard",
+    default=None,
+    help="TensorBoard and CSV logs in the run (default on): tensorboard --logdir RUN/tensorboard",
+)
 @click.option(
     "--config",
     "config_file",
@@ -84,7 +90,8 @@ def train(
 
     The run (--out/--run-id, a directory or an s3:// / gs:// prefix) receives config.yaml,
     run.json, metrics.json, best.keras, learning_curves.png, validation_sample.npz, Ray
-    Train's checkpoints and Ray's logs.
+    Train's checkpoints, Ray's logs and (unless --no-tensorboard) tensorboard/ and
+    training_log.csv.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from rich.console import Console

@@ -10,7 +10,8 @@
 - ``validation_sample.npz``: ``x``, ``y``, up to 64 validation items (export's parity gate);
 - ``logs/``: the driver's and Ray's own logs;
 - ``ranks/<rank>.json``: each training rank's own report, gathered into ``run.json``;
-- ``checkpoints/``: Ray Train's checkpoints, what ``kiln train --resume`` continues from.
+- ``checkpoints/``: Ray Train's checkpoints, what ``kiln train --resume`` continues from;
+- ``tensorboard/`` and ``training_log.csv``: rank 0's epoch logs (``kiln.training.logs``).
 """
 
 from __future__ import annotations
@@ -25,3 +26,5 @@ SAMPLE_FILE = "validation_sample.npz"
 LOGS_DIR = "logs"
 RANKS_DIR = "ranks"
 CHECKPOINTS_DIR = "checkpoints"
+TENSORBOARD_DIR = "tensorboard"
+CSV_LOG_FILE = "training_log.csv"

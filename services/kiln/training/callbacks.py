@@ -206,6 +206,11 @@ def build_callbacks(
             checkpoint_every=config.checkpoint_every,
         )
     )
+    if config.tensorboard and run is not None and rank == 0:
+        # After the report: an epoch is logged once its checkpoint is committed.
+        from kiln.training.logs import EpochLogs
+
+        callbacks.append(EpochLogs(state=state, scratch=scratch, run=run))
     return callbacks
 
 

@@ -80,6 +80,9 @@ class TrainConfig(BaseModel):
     seed: int = 0
     early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)
     reduce_lr: ReduceLROnPlateauConfig = Field(default_factory=ReduceLROnPlateauConfig)
+    tensorboard: bool = Field(
+        default=True, description="rank 0 writes TensorBoard and CSV logs into the run"
+    )
     out: str = DEFAULT_RUNS_DIR
     run_id: str | None = None
     address: str | None = None

@@ -11,6 +11,7 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from tests.integration.training.epoch_logs import assert_epoch_logs_match
 
 from kiln.cli import cli
 from kiln.runs import RunDir
@@ -156,3 +157,7 @@ def test_an_interrupted_classifier_resumes_from_its_checkpoint_and_reaches_the_a
     assert epochs == sorted(set(epochs))
     assert record.evaluation["test_accuracy"] >= 0.9
     assert run.exists("confusion_matrix.png")
+    # Rank 0's TensorBoard and CSV logs span both attempts, every epoch once.
+    assert_epoch_logs_match(run.local, json.loads(run.read_bytes("metrics.json")))
+    shown = CliRunner().invoke(cli, ["runs", "show", run.uri], env={"COLUMNS": "300"})
+    assert f"tensorboard --logdir {run.path('tensorboard')}" in shown.output
