@@ -12,7 +12,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
+import threading
 import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -53,6 +57,11 @@ class TaskModel:
         # else runs or waits: at concurrency 1 it answers sooner, while under load
         # single-threaded sessions side by side do more images per second (docs/benchmarks.md).
         self.solo: dict[int, OnnxModel] = {}
+        # Versions a reconfiguration dropped while requests still held them: they stay loaded
+        # until the last of those requests is answered, so a promotion or a rollout fails none.
+        self.retiring: dict[int, tuple[OnnxModel, OnnxModel | None]] = {}
+        self.holders: Counter[int] = Counter()
+        self._lock = threading.Lock()  # Serve may run reconfigure off the event loop
         self.primary: int | None = None
         self.canary: int | None = None
         self.canary_percent = 0.0
@@ -68,13 +77,15 @@ class TaskModel:
         if config.canary_version is not None:
             canary = self._ensure_loaded(config.canary_version)
         keep = {primary} | ({canary} if canary is not None else set())
-        self.primary, self.canary = primary, canary
-        self.publish_serving()  # versions about to be dropped are published as 0 once
-        self.canary_percent = config.canary_percent if canary is not None else 0.0
-        for version in list(self.models):
-            if version not in keep:
-                del self.models[version]
-                self.solo.pop(version, None)
+        with self._lock:
+            self.primary, self.canary = primary, canary
+            self.publish_serving()  # versions about to be dropped are published as 0 once
+            self.canary_percent = config.canary_percent if canary is not None else 0.0
+            for version in list(self.models):
+                if version not in keep:
+                    dropped = (self.models.pop(version), self.solo.pop(version, None))
+                    if self.holders[version]:
+                        self.retiring[version] = dropped
         # One batch queue serves every version, so it batches no more than the slowest allows.
         self.max_batch_size = min(self._batch_limit(v, config.max_batch_size) for v in keep)
         log.info(
@@ -90,6 +101,11 @@ class TaskModel:
 
     def _ensure_loaded(self, version: int | str) -> int:
         resolved = self.store.resolve(self.name, version)
+        with self._lock:  # a rollback to a version still answering its last requests
+            if resolved in self.retiring:
+                self.models[resolved], solo = self.retiring.pop(resolved)
+                if solo is not None:
+                    self.solo[resolved] = solo
         if resolved not in self.models:
             loaded = self.store.load(self.name, resolved)  # verifies the sha256
             if loaded.manifest.task != self.task:
@@ -175,10 +191,36 @@ class TaskModel:
             return self.canary
         return self.primary  # type: ignore[return-value]
 
+    @contextmanager
+    def holding(self, route_key: str | None, version: int | None = None) -> Iterator[int]:
+        """The version a request goes to (``choose``), kept loaded until the request is answered
+        even if a reconfiguration drops it meanwhile."""
+        with self._lock:
+            chosen = self.choose(route_key, version)
+            self.holders[chosen] += 1
+        try:
+            yield chosen
+        finally:
+            with self._lock:
+                self.holders[chosen] -= 1
+                if not self.holders[chosen]:
+                    del self.holders[chosen]
+                    self.retiring.pop(chosen, None)
+
+    def loaded(self, version: int) -> OnnxModel:
+        """A version's shared session, serving or retiring (KeyError if neither)."""
+        found = self.models.get(version) or self.retiring.get(version, (None, None))[0]
+        if found is None:
+            raise KeyError(version)
+        return found
+
     def manifest(self, version: int) -> Manifest:
-        return self.models[version].manifest
+        return self.loaded(version).manifest
 
     def session(self, version: int, alone: bool) -> OnnxModel | None:
         """The session a run of ``version`` uses: the all-threads one when it runs alone (and
         there is one), else the shared one; None once a reconfiguration unloaded it."""
-        return (self.solo.get(version) if alone else None) or self.models.get(version)
+        solo = self.solo.get(version) or self.retiring.get(version, (None, None))[1]
+        if alone and solo is not None:
+            return solo
+        return self.models.get(version) or self.retiring.get(version, (None, None))[0]

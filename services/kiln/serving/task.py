@@ -108,8 +108,9 @@ class ServedTask:
         started = time.perf_counter()
         chosen: int | str = "none"
         try:
-            chosen = self.model.choose(route_key, version)
-            reply = await answer(chosen)
+            with self.model.holding(route_key, version) as held:
+                chosen = held
+                reply = await answer(held)
         except KilnError as e:
             reply = error_reply(e, self.model.task)
         except Exception as e:  # a bug must cost one request, never the replica
@@ -134,5 +135,5 @@ class ServedTask:
     async def infer(self, version: int, batch: np.ndarray) -> np.ndarray:
         if batch.shape[0] == 0:
             raise InvalidInput("the request holds no instances")
-        dtype = self.model.models[version].input_dtype
+        dtype = self.model.loaded(version).input_dtype
         return await self.batcher.infer(version, np.ascontiguousarray(batch, dtype=dtype))

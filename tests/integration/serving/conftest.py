@@ -10,7 +10,10 @@ from __future__ import annotations
 import importlib.util
 import socket
 import sys
+import threading
 import time
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -98,3 +101,86 @@ def deploy(serve_instance):
         return serve_instance
 
     return _deploy
+
+
+class Load:
+    """A bounded load generator on 127.0.0.1: ``clients`` threads, each with its own keep-alive
+    httpx client, send ``request(client)`` back to back until the block ends, ``max_requests``
+    are sent or ``max_seconds`` pass (it stops by itself). Every answer that is not a 200 and
+    every transport error is a failure, kept with when its request was sent (``sent_at``, a
+    sequence number shared by all clients) so a test can tell requests sent before an event
+    from those sent after it."""
+
+    def __init__(
+        self,
+        request: Callable[[httpx.Client], httpx.Response],
+        clients: int = 4,
+        max_requests: int = 20_000,
+        max_seconds: float = 240.0,
+    ) -> None:
+        self.request, self.clients = request, clients
+        self.max_requests, self.max_seconds = max_requests, max_seconds
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.sent = 0
+        self.codes: Counter[str] = Counter()
+        self.failures: list[tuple[int, str]] = []  # (sequence number when sent, what happened)
+        self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(clients)]
+
+    def __enter__(self) -> Load:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=self.max_seconds)
+
+    def mark(self) -> int:
+        """The sequence number the next request will get: an event's place among requests."""
+        with self.lock:
+            return self.sent
+
+    def wait_for(self, count: int) -> None:
+        """Block until ``count`` more requests have been answered (or the load has stopped)."""
+        with self.lock:
+            target = sum(self.codes.values()) + len(self.failures) + count
+        while not self.stop.is_set() and any(t.is_alive() for t in self.threads):
+            with self.lock:
+                if sum(self.codes.values()) + len(self.failures) >= target:
+                    return
+            time.sleep(0.05)
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + self.max_seconds
+        with httpx.Client(timeout=60) as client:
+            while not self.stop.is_set() and time.monotonic() < deadline:
+                with self.lock:
+                    if self.sent >= self.max_requests:
+                        return
+                    number = self.sent
+                    self.sent += 1
+                try:
+                    reply = self.request(client)
+                    outcome = str(reply.status_code)
+                    failure = None if reply.status_code == 200 else f"{outcome}: {reply.text[:200]}"
+                except httpx.HTTPError as e:
+                    outcome, failure = type(e).__name__, f"{type(e).__name__}: {e}"
+                with self.lock:
+                    if failure is None:
+                        self.codes[outcome] += 1
+                    else:
+                        self.failures.append((number, failure))
+
+    def report(self, what: str) -> str:
+        answered = sum(self.codes.values())
+        kinds = Counter(f.split(":")[0] for _, f in self.failures)
+        line = f"{what}: {self.sent} sent, {answered} answered 200, {len(self.failures)} failed"
+        return line + (f" {dict(kinds)}" if kinds else "")
+
+
+@pytest.fixture(scope="session")
+def load_generator() -> type[Load]:
+    """``conftest.Load``, the bounded load generator, for test modules (they cannot import it)."""
+    return Load

@@ -57,3 +57,28 @@ def test_one_stream_keeps_one_session(registry, tiny):
     model = TaskModel(registry, "classification", tiny.NAMES["classification"], 1, None, 1)
     model.configure(RuntimeConfig(version=1))
     assert model.solo == {}
+
+
+def test_a_version_dropped_by_a_promotion_answers_the_requests_that_hold_it(registry, tiny):
+    # A request chose version 1 and waits in the batch queue when a promotion drops it: it must
+    # still run on version 1 (a rollout fails no request), and version 1 goes once it is answered.
+    model = TaskModel(registry, "classification", tiny.NAMES["classification"], 1, None, 2)
+    model.configure(RuntimeConfig(version=1, canary_version=2, canary_percent=0))
+    red = tiny.image((255, 0, 0))[None].astype("float32")
+    with model.holding(None) as held:
+        assert held == 1
+        model.configure(RuntimeConfig(version=2))
+        assert model.choose(None) == 2 and sorted(model.models) == [2]
+        session = model.session(held, alone=False)
+        assert session is not None and session.run(red).argmax() == 0  # version 1: "cat"
+        assert model.manifest(held).version == 1
+    assert model.session(1, alone=False) is None and not model.retiring
+
+
+def test_a_rollback_to_a_retiring_version_keeps_it(registry, tiny):
+    model = TaskModel(registry, "classification", tiny.NAMES["classification"], 1, None, 2)
+    model.configure(RuntimeConfig(version=1))
+    with model.holding(None):
+        model.configure(RuntimeConfig(version=2))
+        model.configure(RuntimeConfig(version=1))  # rolled back while its request runs
+    assert sorted(model.models) == [1] and model.choose(None) == 1 and not model.retiring
