@@ -83,6 +83,13 @@ class InferenceFailed(KilnError):
     code = "inference_failed"
 
 
+class Overloaded(KilnError):
+    """More requests are waiting than the server queues: retry after a while."""
+
+    status = 503
+    code = "overloaded"
+
+
 class IntegrityError(KilnError):
     """A stored artifact does not match its recorded checksum: it is corrupted or truncated."""
 

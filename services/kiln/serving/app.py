@@ -52,8 +52,17 @@ def deployment_options(args: ServeArgs, task: str) -> dict[str, Any]:
             "num_cpus": args.cpus_per_replica,
             "num_gpus": args.gpus_per_replica,
         },
+        **shedding(args),
         "health_check_period_s": 10,
         "graceful_shutdown_timeout_s": 5,
+    }
+
+
+def shedding(args: ServeArgs) -> dict[str, Any]:
+    """Serve's bounded queue per deployment, and the 503 with Retry-After past it."""
+    return {
+        "max_queued_requests": args.max_queued_requests,
+        "backpressure_config": {"status_code": 503, "retry_after_s": args.retry_after_s},
     }
 
 
@@ -81,5 +90,6 @@ def build_app(args: dict[str, Any] | ServeArgs) -> Application:
         max_ongoing_requests=256,
         ray_actor_options={"num_cpus": 0.25},
         num_replicas=max(1, config.autoscaling.min_replicas),
+        **shedding(config),
     )
-    return ingress.bind(handles, names, *auth)
+    return ingress.bind(handles, names, *auth, config.retry_after_s)

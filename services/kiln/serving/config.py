@@ -90,6 +90,13 @@ class ServeArgs(_Strict):
     # model streams"); on a GPU, streams overlap decoding with the device.
     inference_streams: int = Field(default=2, ge=1, le=16)
     intra_op_threads: int | None = Field(default=None, ge=0, le=64)
+    # Overload: past max_ongoing_requests per replica, requests wait at their caller (Serve's
+    # proxy, or the ingress); past max_queued_requests waiting, they are answered 503 with a
+    # Retry-After of retry_after_s, instead of latency growing without bound.
+    max_queued_requests: int = Field(default=128, ge=1, le=100_000)
+    retry_after_s: float = Field(default=1.0, ge=0.0, le=3600.0)
+    # Requests in flight per replica; unset = 4 x max_batch_size x inference_streams, at least 64.
+    max_ongoing_requests: int | None = Field(default=None, ge=1, le=10_000)
     # With one task the model deployment is also the HTTP ingress (no extra hop, measurably
     # faster: docs/benchmarks.md, "Ray Serve overhead"); set False to always put a separate
     # ingress deployment in front.
@@ -132,7 +139,8 @@ def replica_options(args: ServeArgs) -> dict[str, object]:
     them are updated on running replicas, without a restart."""
     options: dict[str, object] = {
         # Serve's default of 5 ongoing requests would silently cap every batch at 5.
-        "max_ongoing_requests": max(64, 4 * args.batching.max_batch_size * args.inference_streams),
+        "max_ongoing_requests": args.max_ongoing_requests
+        or max(64, 4 * args.batching.max_batch_size * args.inference_streams),
     }
     scaling = args.autoscaling
     if scaling.min_replicas == scaling.max_replicas:

@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from ray import serve
+from ray.serve.exceptions import BackPressureError
 from ray.serve.handle import DeploymentHandle
 
 from kiln.serving.api import build_api
@@ -23,7 +24,7 @@ from kiln.serving.config import RuntimeConfig
 from kiln.serving.dataplane import DataPlane
 from kiln.serving.interface import TaskService
 from kiln.serving.metrics import ServingMetrics
-from kiln.serving.reply import Reply
+from kiln.serving.reply import Reply, overloaded_reply
 from kiln.serving.task import ServedTask
 from kiln.serving.v1.types import PredictRequest
 from kiln.serving.v2.types import InferRequest
@@ -71,19 +72,28 @@ class TaskIngress(TaskDeployment):
 
 
 class RemoteTask:
-    """A task deployment reached through its Serve handle (``TaskService`` over the wire)."""
+    """A task deployment reached through its Serve handle (``TaskService`` over the wire).
 
-    def __init__(self, task: str, handle: DeploymentHandle) -> None:
-        self.task, self.handle = task, handle
+    Past the deployment's bounded queue the handle raises ``BackPressureError``: the request is
+    shed with a 503 and Retry-After, as Serve's proxy sheds in front of a single-task app."""
+
+    def __init__(self, task: str, handle: DeploymentHandle, retry_after_s: float = 1.0) -> None:
+        self.task, self.handle, self.retry_after_s = task, handle, retry_after_s
+
+    async def _call(self, method: str, *args: Any) -> Reply:
+        try:
+            return await getattr(self.handle, method).remote(*args)
+        except BackPressureError:
+            return overloaded_reply(self.task, self.retry_after_s)
 
     async def predict_v1(self, request: PredictRequest) -> Reply:
-        return await self.handle.predict_v1.remote(request)
+        return await self._call("predict_v1", request)
 
     async def infer_v2(self, request: InferRequest) -> Reply:
-        return await self.handle.infer_v2.remote(request)
+        return await self._call("infer_v2", request)
 
     async def metadata_v2(self, version: int | None) -> Reply:
-        return await self.handle.metadata_v2.remote(version)
+        return await self._call("metadata_v2", version)
 
     async def ready(self) -> bool:
         try:
@@ -105,8 +115,11 @@ class KilnIngress:
         auth_token_env: str | None,
         auth_token_file: str | None,
         max_body_bytes: int,
+        retry_after_s: float = 1.0,
     ) -> None:
-        tasks: dict[str, TaskService] = {t: RemoteTask(t, h) for t, h in handles.items()}
+        tasks: dict[str, TaskService] = {
+            t: RemoteTask(t, h, retry_after_s) for t, h in handles.items()
+        }
         self.plane = DataPlane(tasks, names)
         self.auth = BearerAuth(load_token(auth_token_env, auth_token_file))
         self.max_body_bytes = max_body_bytes

@@ -38,7 +38,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         415: "unsupported content type",
         422: "well-formed but invalid input",
         500: "server fault (logged under the returned request_id)",
-        503: "model not loaded",
+        503: "model not loaded, or overloaded (then with Retry-After)",
     }.items()
 }
 

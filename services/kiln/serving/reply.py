@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from kiln.errors import KilnError
+from kiln.errors import KilnError, Overloaded
 
 JSON = "application/json"
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -72,6 +73,12 @@ def error_reply(error: KilnError, where: str = "kiln.serving") -> Reply:
         payload, request_id = fault_payload(error, where)
         return json_reply(payload, error.status, {REQUEST_ID_HEADER: request_id})
     return json_reply(error_payload(error), error.status)
+
+
+def overloaded_reply(task: str, retry_after_s: float) -> Reply:
+    """A 503 with Retry-After for a request shed because too many wait already."""
+    error = Overloaded(f"the {task} model has more requests waiting than it queues; retry later")
+    return json_reply(error_payload(error), 503, {"Retry-After": str(math.ceil(retry_after_s))})
 
 
 def fault_reply(error: BaseException, where: str) -> Reply:
