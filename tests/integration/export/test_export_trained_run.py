@@ -51,7 +51,7 @@ def test_kiln_export_registers_a_trained_run(trained_run, tmp_path):
     manifest = loaded.manifest
     assert manifest.source_run == "lstm-dropout-export"
     assert manifest.source_checkpoint.endswith("lstm-dropout-export/best.keras")
-    assert manifest.dataset_fingerprint == trained_run.record.dataset_info["fingerprint"]["sha256"]
+    assert manifest.dataset_fingerprint == trained_run.record.dataset_info.fingerprint.sha256
     # The run's own evaluation reaches the manifest (the forecasting metrics in °C).
     assert manifest.metrics["test_mae_celsius"] == trained_run.record.evaluation["test_mae_celsius"]
     assert manifest.op_summary.get("LSTM") == 1 and "Loop" not in manifest.op_summary
@@ -59,5 +59,5 @@ def test_kiln_export_registers_a_trained_run(trained_run, tmp_path):
     assert manifest.parity.samples > 4  # the validation sample, not only random inputs
     pre = manifest.preprocessing
     assert pre.kind == "timeseries" and pre.sequence_length == 72
-    assert pre.columns == trained_run.record.dataset_info["columns"]
+    assert pre.columns == trained_run.record.dataset_info.columns
     assert any("dropout set to 0" in note for note in manifest.notes)
