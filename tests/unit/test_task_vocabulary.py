@@ -7,6 +7,7 @@ Adding a task is a checklist: add its ``TaskSpec`` (and any new ``LayoutSpec``) 
 
 from __future__ import annotations
 
+import ast
 import importlib
 import re
 from collections.abc import Callable, Iterable
@@ -74,6 +75,11 @@ TASK_ROOMS: list[tuple[str, str, Callable[[], Iterable[str]]]] = [
         "kiln.training.evaluation.METRICS",
         "the test metrics in the task's own terms",
         _table("kiln.training.evaluation", "METRICS"),
+    ),
+    (
+        "kiln.tuning.config.TASK_METRICS",
+        "the metrics a search may rank trials by",
+        _table("kiln.tuning.config", "TASK_METRICS"),
     ),
     (
         "kiln.serving.v1.formats.FORMATS",
@@ -167,6 +173,36 @@ def test_every_per_task_and_per_layout_room_covers_the_vocabulary():
         + checklist(ARCHITECTURE_ROOMS, ARCHITECTURES, "architecture")
     )
     assert not missing, "rooms still missing (see docs/architecture.md):\n" + "\n".join(missing)
+
+
+def module_level_tables(names: Iterable[str]) -> set[str]:
+    """``module.NAME`` of every module-level dict literal in services/ and operators/ keyed by
+    some of ``names`` (found by reading the source, so a new table cannot hide from the
+    checklist)."""
+    found = set()
+    for top in ("services", "operators"):
+        for path in sorted((ROOT / top).rglob("*.py")):
+            module = ".".join(path.relative_to(ROOT / top).with_suffix("").parts)
+            if module == "kiln.tasks":
+                continue
+            for node in ast.parse(path.read_text()).body:
+                value = getattr(node, "value", None)
+                if not isinstance(node, (ast.Assign, ast.AnnAssign)) or not isinstance(
+                    value, ast.Dict
+                ):
+                    continue
+                keys = {k.value for k in value.keys if isinstance(k, ast.Constant)}
+                if keys & set(names):
+                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                    found |= {f"{module}.{t.id}" for t in targets if isinstance(t, ast.Name)}
+    return found
+
+
+def test_every_table_keyed_by_task_or_layout_is_a_room_of_the_checklist():
+    task_rooms = {room for room, _, _ in TASK_ROOMS}
+    layout_rooms = {room for room, _, _ in LAYOUT_ROOMS}
+    assert module_level_tables(tasks.TASKS) - task_rooms == set(), "add these to TASK_ROOMS"
+    assert module_level_tables(tasks.LAYOUTS) - layout_rooms == set(), "add to LAYOUT_ROOMS"
 
 
 def test_each_layout_belongs_to_one_task_and_each_synthetic_kind_to_one_layout():
