@@ -24,7 +24,7 @@ def data() -> None:
     type=click.Choice(list(SYNTHETIC_KINDS)),
     required=True,
     help="Which layout: "
-    + ", ".join(f"{kind} ({layout.name})" for kind, layout in SYNTHETIC_KINDS.items())
+    + "; ".join(f"{kind}: {layout.description}" for kind, layout in SYNTHETIC_KINDS.items())
     + ".",
 )
 @click.option(
