@@ -12,6 +12,7 @@ packages=(
   rsync make git
   prometheus             # prometheus + promtool (tests/observability)
   curl
+  wrk                    # the serving benchmark's HTTP client (tests/benchmarks/bench_serving.py)
 )
 
 missing=()

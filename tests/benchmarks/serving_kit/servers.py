@@ -1,0 +1,113 @@
+"""Server processes under test: start one, time it to its first answer, sum its memory, stop it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+KILN = str(Path(sys.executable).with_name("kiln"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, stack = [], [root]
+    while stack:
+        pid = stack.pop()
+        found.append(pid)
+        stack.extend(children.get(pid, []))
+    return found
+
+
+def tree_rss_mb(root: int) -> float:
+    """Resident memory of a process and every process below it (Ray's GCS, raylet, workers,
+    HAProxy). VmRSS is per process, so a process's threads are counted once."""
+    total = 0
+    for pid in descendants(root):
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen
+    url: str
+    cold_start_s: float
+    log: Path
+
+    def rss_mb(self) -> float:
+        return tree_rss_mb(self.process.pid)
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+
+def start(command: list[str], port: int, body: bytes, content_type: str) -> Server:
+    """Start ``command`` (listening on ``port``); cold start = process start to the first 200
+    answer to a real classification request."""
+    log = Path(tempfile.mkstemp(prefix="kiln-bench-server-", suffix=".log")[1])
+    url = f"http://127.0.0.1:{port}/v1/classification/predict"
+    began = time.perf_counter()
+    with log.open("w") as out:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    headers = {"Content-Type": content_type}
+    while time.perf_counter() - began < 300 and process.poll() is None:
+        try:
+            if httpx.post(url, content=body, headers=headers, timeout=30).status_code == 200:
+                return Server(process, url, time.perf_counter() - began, log)
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+    raise RuntimeError(f"{' '.join(command)} did not answer; log in {log}")
+
+
+def kiln_serve(registry: str, flags: list[str], body: bytes, content_type: str) -> Server:
+    port = free_port()
+    command = [KILN, "serve", "--registry", registry, "--port", str(port), *flags]
+    return start(command, port, body, content_type)
+
+
+def handmade(model_path: Path, body: bytes, content_type: str) -> Server:
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "tests.benchmarks.serving_kit.handmade",
+        str(model_path),
+        str(port),
+    ]
+    return start(command, port, body, content_type)
