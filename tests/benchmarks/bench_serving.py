@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
 
 from tests.benchmarks.serving_kit import bare, models, servers, wrk
@@ -49,7 +50,13 @@ def measure_setup(label, flags, registry, model_path, body, baseline, script) ->
     try:
         before = baseline.measure()
         for concurrency in (1, 16):
+            cpu_before, began = servers.tree_cpu_seconds(server.process.pid), time.perf_counter()
             served = wrk.run(server.url, script, concurrency, SECONDS)
+            shares = servers.cpu_shares(
+                cpu_before,
+                servers.tree_cpu_seconds(server.process.pid),
+                time.perf_counter() - began,
+            )
             after = baseline.measure()
             best_before, best_after = bare.best(before), bare.best(after)
             row[concurrency] = {
@@ -66,6 +73,8 @@ def measure_setup(label, flags, registry, model_path, body, baseline, script) ->
                 f"p50 {best_before[1]:.1f} → {best_after[1]:.1f} ms",
                 flush=True,
             )
+            busiest = ", ".join(f"{name} {share:.2f}" for name, share in shares[:6])
+            print(f"    cores used during the load (incl. warm-up): {busiest}", flush=True)
             before = after
         row["rss"] = server.rss_mb()
     finally:

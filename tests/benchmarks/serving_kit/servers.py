@@ -111,3 +111,30 @@ def handmade(model_path: Path, body: bytes, content_type: str) -> Server:
         str(port),
     ]
     return start(command, port, body, content_type)
+
+
+def tree_cpu_seconds(root: int) -> dict[int, tuple[str, float]]:
+    """pid → (name, user + system CPU seconds so far) of a process and every process below it."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for pid in descendants(root):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        name = command[0].decode(errors="replace").rsplit("/", 1)[-1]
+        if name.startswith("python") and len(command) > 1:  # Ray's Python daemons, by script
+            name = command[1 if not command[1].startswith(b"-") else 2].decode().rsplit("/", 1)[-1]
+        found[pid] = (name, (int(fields[11]) + int(fields[12])) / tick)
+    return found
+
+
+def cpu_shares(before: dict, after: dict, seconds: float) -> list[tuple[str, float]]:
+    """Each process's share of one core between two ``tree_cpu_seconds`` snapshots, largest first."""
+    shares = [
+        (name, (spent - before.get(pid, (name, 0.0))[1]) / seconds)
+        for pid, (name, spent) in after.items()
+    ]
+    return sorted((s for s in shares if s[1] >= 0.005), key=lambda s: -s[1])
