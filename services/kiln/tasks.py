@@ -16,7 +16,7 @@ from typing import Literal
 from kiln.errors import ConfigError
 
 Task = Literal["segmentation", "classification", "forecasting"]
-Layout = Literal["pets", "folder", "mnist", "jena"]
+Layout = Literal["pets", "folder", "mnist", "jena", "timeseries_csv"]
 # What the model reads: images (height, width, channels) or windows of table rows.
 Modality = Literal["image", "timeseries"]
 # What /v1/{task}/predict answers per item: a class label, a per-pixel class mask, or a value.
@@ -105,6 +105,18 @@ _JENA = LayoutSpec(
     synthetic_minimum=20,
 )
 
+_TIMESERIES_CSV = LayoutSpec(
+    name="timeseries_csv",
+    description="any single timeseries .csv (a time column, numeric columns; --target names "
+    "the one to forecast)",
+    book_input=(120, 14),
+    book_classes=0,
+    synthetic_kind="timeseries",
+    synthetic_size=60,
+    synthetic_unit="days of hourly rows",
+    synthetic_minimum=20,
+)
+
 SPECS: dict[str, TaskSpec] = {
     spec.name: spec
     for spec in (
@@ -126,9 +138,10 @@ SPECS: dict[str, TaskSpec] = {
         TaskSpec(
             name="forecasting",
             modality="timeseries",
-            layouts=(_JENA,),
+            layouts=(_JENA, _TIMESERIES_CSV),
             answer="value",
-            answer_description="the target column (temperature, °C) 24 h after the window",
+            answer_description="the target column, in its own unit, the horizon after the window "
+            "(Jena: temperature, °C, 24 h ahead)",
         ),
     )
 }

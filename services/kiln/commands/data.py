@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from kiln.commands._common import kiln_errors
+from kiln.commands._data_options import data_flags, data_options
 from kiln.tasks import SYNTHETIC_KINDS, TASKS
 
 _SIZE_DEFAULTS = ", ".join(
@@ -59,9 +62,15 @@ def synth(kind: str, out: str, size: int | None, seed: int) -> None:
 @click.option("--image-size", type=int, default=None, help="Resize images to this square side.")
 @click.option("--sequence-length", type=int, default=None, help="Forecasting window length.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole DatasetInfo as JSON.")
+@data_flags
 @kiln_errors
 def inspect(
-    task: str, path: str, image_size: int | None, sequence_length: int | None, as_json: bool
+    task: str,
+    path: str,
+    image_size: int | None,
+    sequence_length: int | None,
+    as_json: bool,
+    **flags: Any,
 ) -> None:
     """Report what the loader finds in PATH (a directory, or an s3:// / gs:// URI).
 
@@ -71,7 +80,7 @@ def inspect(
     from kiln.data.info import LoadOptions
     from kiln.data.loaders import load_splits
 
-    raw: dict = {}
+    raw: dict = data_options(flags)
     if image_size is not None:
         raw["image_size"] = (image_size, image_size)
     if sequence_length is not None:
@@ -85,8 +94,15 @@ def inspect(
     if info.class_names:
         click.echo(f"classes ({info.num_classes}): {', '.join(info.class_names)}")
     click.echo(f"splits: train {counts.train}, validation {counts.validation}, test {counts.test}")
+    if info.row_interval_minutes is not None and info.target_column is not None:
+        click.echo(
+            f"interval {info.row_interval_minutes:g} min; window {info.sequence_length} samples "
+            f"every {info.sampling_rate} row(s); target {info.target_column!r} "
+            f"{info.horizon_hours:g} h ahead; columns {info.columns}"
+        )
     if info.naive_baseline_mae is not None:
-        click.echo(f"naive baseline MAE on the test windows: {info.naive_baseline_mae:.3f} degC")
+        unit = info.target_unit if info.target_unit is not None else "degC"
+        click.echo(f"naive baseline MAE on the test windows: {info.naive_baseline_mae:.3f} {unit}")
     fingerprint = info.fingerprint
     click.echo(
         f"fingerprint: {fingerprint.file_count} files, {fingerprint.total_bytes} bytes, "

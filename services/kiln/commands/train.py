@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from kiln.commands._common import kiln_errors
+from kiln.commands._data_options import data_flags, data_options
 from kiln.tasks import TASKS
 
 # Flag name -> TrainConfig field, for flags that override a --config file.
@@ -72,6 +73,7 @@ OVERRIDES = (
     help="Continue the run at this directory or URI from its last checkpoint.",
 )
 @click.option("--quiet", is_flag=True, help="Print nothing but the run directory.")
+@data_flags
 @kiln_errors
 def train(
     config_file: str | None,
@@ -97,22 +99,31 @@ def train(
     from rich.console import Console
 
     from kiln.config import ray_address, validate
+    from kiln.data.info import LoadOptions
     from kiln.training import TrainConfig, load_config
     from kiln.training import resume as resume_run
     from kiln.training import train as train_run
 
     console = Console(quiet=quiet)
+    loading = data_options(flags)
     given = {name: flags[name] for name in OVERRIDES if flags.get(name) is not None}
     address = ray_address(address)
     if resume_dir is not None:
-        if config_file is not None or set(given) - {"max_failures"}:
+        if config_file is not None or loading or set(given) - {"max_failures"}:
             raise click.UsageError("--resume takes only --address and --max-failures")
         overrides = {**given, "address": address}
         resume_run(resume_dir, overrides=overrides, console=console)
         return
     if config_file is not None:
         config = load_config(config_file, overrides={**given, "address": address})
+        if loading:
+            merged = {**config.data_options.model_dump(exclude_unset=True), **loading}
+            config = config.model_copy(
+                update={"data_options": validate(LoadOptions, merged, "data options")}
+            )
     else:
+        if loading:
+            given["data_options"] = loading
         missing = [f"--{name}" for name in ("task", "model", "data") if name not in given]
         if missing:
             raise click.UsageError(f"missing {', '.join(missing)} (or give --config FILE)")

@@ -8,7 +8,7 @@ knobs a user may turn on a loader; its defaults are the book's.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -78,6 +78,14 @@ class LoadOptions(_Model):
       ``train_fraction`` / ``validation_fraction`` — chronological 0.5 / 0.25, the rest test;
       ``sequence_length`` 120 samples taken every ``sampling_rate`` 6 rows (hourly, five days);
       the target is ``target_column`` (raw °C) ``horizon_hours`` 24 after the window's last row.
+    Forecasting on any CSV (``timeseries_csv``, rules in ``kiln.data.timeseries_read``):
+      ``time_column`` (default: detected), ``features`` (default: every numeric column; the
+      target is always one), ``window`` / ``step`` / ``horizon`` as durations (``5d``, ``1h``,
+      ``24h``; defaults ``sequence_length`` × ``step``, one hour or the interval, and
+      ``horizon_hours``), ``gaps`` (``split`` into segments windows never cross, ``fill`` up to
+      ``max_fill`` missing rows by linear interpolation, or ``refuse``), ``duplicates``
+      (``refuse``, or keep the ``first`` / ``last`` / ``mean``) and ``sentinels`` (values that
+      mean "missing").
     ``layout`` forces a layout instead of detecting it; ``seed`` fixes every shuffle.
     """
 
@@ -94,6 +102,15 @@ class LoadOptions(_Model):
     sampling_rate: int = Field(default=6, ge=1)
     horizon_hours: float = Field(default=24.0, gt=0.0)
     target_column: str = "T (degC)"
+    time_column: str | None = None
+    features: list[str] | None = None
+    window: str | None = None
+    step: str | None = None
+    horizon: str | None = None
+    gaps: Literal["split", "fill", "refuse"] = "split"
+    max_fill: int = Field(default=3, ge=0)
+    duplicates: Literal["refuse", "first", "last", "mean"] = "refuse"
+    sentinels: list[float] = Field(default_factory=lambda: [-9999.0])
 
 
 class DatasetInfo(_Model):
@@ -128,6 +145,10 @@ class DatasetInfo(_Model):
     row_interval_minutes: float | None = None
     delay_rows: int | None = None
     naive_baseline_mae: float | None = None
+    time_column: str | None = None
+    # Each column's unit, from a header such as ``T (degC)`` ("" where the header gives none).
+    units: list[str] = Field(default_factory=list)
+    target_unit: str | None = None
     # Bookkeeping.
     split_counts: SplitCounts
     skipped_files: int = 0

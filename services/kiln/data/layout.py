@@ -5,7 +5,9 @@ Layouts (the real datasets' own):
   folder — one sub-folder per class (``cat/``, ``dog/``), optionally inside ``train/``,
            ``validation/`` and ``test/`` (the book's cats-vs-dogs split).
   mnist  — ``mnist.npz`` (or any single ``.npz``) with ``x_train, y_train, x_test, y_test``.
-  jena   — ``jena_climate_2009_2016.csv`` (or any single ``.csv``).
+  jena   — ``jena_climate_2009_2016.csv`` (or a single ``.csv`` whose header starts with
+           ``Date Time``, the Jena preset).
+  timeseries_csv — any other single ``.csv`` (reads its header line only to tell it from Jena).
 """
 
 from __future__ import annotations
@@ -49,6 +51,19 @@ def jena_csv(path: Path) -> Path | None:
     return _single_file(path, ".csv", JENA_FILE)
 
 
+def _holds_jena(path: Path) -> bool:
+    csv = jena_csv(path)
+    return csv is not None and (csv.name == JENA_FILE or _first_cell(csv) == "Date Time")
+
+
+def _first_cell(path: Path) -> str:
+    try:
+        with path.open(encoding="utf-8-sig", errors="replace") as handle:
+            return handle.readline().split(",")[0].strip().strip('"')
+    except OSError:
+        return ""
+
+
 def mnist_npz(path: Path) -> Path | None:
     """The MNIST ``.npz`` at or inside ``path``, if there is exactly one."""
     return _single_file(path, ".npz", MNIST_FILE)
@@ -78,7 +93,8 @@ DETECTORS: dict[str, Callable[[Path], bool]] = {
     "pets": _holds_pets,
     "folder": _holds_folder,
     "mnist": lambda path: mnist_npz(path) is not None,
-    "jena": lambda path: jena_csv(path) is not None,
+    "jena": _holds_jena,
+    "timeseries_csv": lambda path: jena_csv(path) is not None,
 }
 
 

@@ -3,7 +3,7 @@
 It detects (or takes) the layout, dispatches to that layout's loader, and returns unbatched
 ``(x, y)`` datasets with float32 inputs plus a ``DatasetInfo``. Each layout's recipe and its
 handling of messy files is documented in its own module: ``pets``, ``classification``
-(folder and MNIST) and ``jena`` / ``jena_csv``.
+(folder and MNIST), ``jena`` / ``jena_csv`` (the Jena preset) and ``timeseries`` (any CSV).
 
 ``path`` may be an object-store URI (``s3://``, ``gs://``): the dataset is then staged into
 the node's scratch cache by :func:`kiln.storage.stage` (each Ray worker stages its own copy;
@@ -24,6 +24,7 @@ from kiln.data.jena import load_jena
 from kiln.data.layout import detect_layout, jena_csv, mnist_npz
 from kiln.data.pets import load_pets
 from kiln.data.splits import Splits
+from kiln.data.timeseries import load_timeseries_csv
 from kiln.errors import DataError
 
 __all__ = ["Splits", "load_splits"]
@@ -69,10 +70,18 @@ def _load_jena(root: Path, options: LoadOptions) -> Splits:
     return load_jena(csv, root, options)
 
 
+def _load_timeseries_csv(root: Path, options: LoadOptions) -> Splits:
+    csv = jena_csv(root)
+    if csv is None:
+        raise DataError(f"{root} holds no single .csv file; expected one timeseries CSV")
+    return load_timeseries_csv(csv, root, options)
+
+
 # Each layout's loader: (dataset root, options) -> splits.
 LOADERS: dict[str, Callable[[Path, LoadOptions], Splits]] = {
     "pets": load_pets,
     "folder": load_folder,
     "mnist": _load_mnist,
     "jena": _load_jena,
+    "timeseries_csv": _load_timeseries_csv,
 }

@@ -3,7 +3,8 @@
 ``write_synthetic(kind, out, size, seed)`` writes one layout into ``out`` and returns what it
 wrote. It writes into a temporary sibling directory first and moves the result into place at
 the end, so an interrupted run never leaves a half-written dataset that a loader would accept.
-The generators themselves live in ``synthetic_images`` and ``synthetic_jena``.
+The generators themselves live in ``synthetic_images``, ``synthetic_jena`` and
+``synthetic_timeseries``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from kiln.data.synthetic_images import write_folder, write_mnist, write_pets
 from kiln.data.synthetic_jena import write_jena
+from kiln.data.synthetic_timeseries import write_timeseries
 from kiln.errors import ConfigError
 from kiln.tasks import SYNTHETIC_KINDS
 
@@ -26,6 +28,7 @@ WRITERS: dict[str, Callable[[Path, int, int], list[Path]]] = {
     "folder": write_folder,
     "mnist": write_mnist,
     "jena": write_jena,
+    "timeseries_csv": write_timeseries,
 }
 KINDS: tuple[str, ...] = tuple(SYNTHETIC_KINDS)
 

@@ -76,7 +76,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture(
             name="dense",
             task="forecasting",
-            layouts=("jena",),
+            layouts=("jena", "timeseries_csv"),
             builder=f"{_TIMESERIES}:dense",
             description="Flatten + Dense(16) densely connected baseline (DLwP ch. 10).",
             loss="mse",
@@ -84,7 +84,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture(
             name="conv1d",
             task="forecasting",
-            layouts=("jena",),
+            layouts=("jena", "timeseries_csv"),
             builder=f"{_TIMESERIES}:conv1d",
             description="Conv1D 8 filters (24, 12, 6) with max pooling and GAP.",
             loss="mse",
@@ -92,7 +92,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture(
             name="lstm",
             task="forecasting",
-            layouts=("jena",),
+            layouts=("jena", "timeseries_csv"),
             builder=f"{_TIMESERIES}:lstm",
             description="LSTM(16) then Dense(1).",
             loss="mse",
@@ -100,7 +100,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture(
             name="lstm_dropout",
             task="forecasting",
-            layouts=("jena",),
+            layouts=("jena", "timeseries_csv"),
             builder=f"{_TIMESERIES}:lstm_dropout",
             description="LSTM(32, recurrent_dropout=0.25), Dropout 0.5, Dense(1).",
             loss="mse",
@@ -108,7 +108,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture(
             name="stacked_gru",
             task="forecasting",
-            layouts=("jena",),
+            layouts=("jena", "timeseries_csv"),
             builder=f"{_TIMESERIES}:stacked_gru",
             description="Two GRU(32, recurrent_dropout=0.5) layers, Dropout 0.5, Dense(1).",
             loss="mse",
@@ -116,7 +116,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture(
             name="bidirectional_lstm",
             task="forecasting",
-            layouts=("jena",),
+            layouts=("jena", "timeseries_csv"),
             builder=f"{_TIMESERIES}:bidirectional_lstm",
             description="Bidirectional(LSTM(16)) then Dense(1).",
             loss="mse",
