@@ -17,6 +17,7 @@ from kiln.data.info import DatasetInfo, LoadOptions, SplitCounts
 from kiln.data.jena_csv import JenaTable, WindowPlan, naive_baseline_mae, read_jena
 from kiln.data.layout import fingerprint
 from kiln.data.splits import Splits
+from kiln.data.timeseries_read import unit_of
 from kiln.errors import ConfigError, DataError
 
 DEFAULT_VALIDATION_FRACTION = 0.25
@@ -106,6 +107,9 @@ def load_jena(path: Path, root: Path, options: LoadOptions) -> Splits:
         root=str(root),
         input_shape=[plan.sequence_length, len(table.columns)],
         columns=table.columns,
+        units=[unit_of(name) for name in table.columns],
+        time_column="Date Time",
+        target_unit=unit_of(options.target_column),
         mean=[float(v) for v in mean],
         std=[float(v) for v in std],
         sequence_length=plan.sequence_length,

@@ -56,7 +56,7 @@ def _timeseries(info: DatasetInfo) -> TimeseriesPreprocessing:
     ):
         raise DataError(
             f"dataset info of a forecasting run is incomplete (missing {missing or 'columns'}, "
-            f"{len(info.columns)} columns, {len(info.mean)} means); expected the Jena loader's record"
+            f"{len(info.columns)} columns, {len(info.mean)} means); expected a forecasting loader's record"
         )
     return TimeseriesPreprocessing(
         columns=list(info.columns),
@@ -67,6 +67,10 @@ def _timeseries(info: DatasetInfo) -> TimeseriesPreprocessing:
         target_column=str(info.target_column),
         horizon_hours=float(info.horizon_hours or 0.0),
         row_interval_minutes=info.row_interval_minutes or DEFAULT_ROW_INTERVAL_MINUTES,
+        # Runs from before units were recorded forecast Jena's temperature.
+        target_unit=info.target_unit if info.target_unit is not None else "degC",
+        units=list(info.units),
+        time_column=info.time_column,
     )
 
 

@@ -49,13 +49,13 @@ class ImagePreprocessing(_Strict):
 
 
 class TimeseriesPreprocessing(_Strict):
-    """How the last rows of a Jena-style table become the model input, and the answer's unit.
+    """How the last rows of a timeseries table become the model input, and the answer's unit.
 
     ``columns`` are the feature columns in model order; ``mean``/``std`` normalize them (from
     the training split only). The window is ``sequence_length`` samples taken every
     ``sampling_rate`` raw rows, so a request carries ``(sequence_length - 1) * sampling_rate + 1``
     raw rows (``raw_rows``). The output is ``target_column`` ``horizon_hours`` after the last row,
-    in physical units (°C for the temperature).
+    in the target column's unit (``target_unit``, °C for Jena's temperature).
     """
 
     kind: Literal["timeseries"] = "timeseries"
@@ -68,6 +68,10 @@ class TimeseriesPreprocessing(_Strict):
     horizon_hours: float
     row_interval_minutes: float = 10.0
     target_unit: str = "degC"
+    # Each column's unit ("" where the header gave none), and the time column a request may
+    # carry beside them; with it recorded, any other extra column is refused.
+    units: list[str] = Field(default_factory=list)
+    time_column: str | None = None
 
     @property
     def raw_rows(self) -> int:

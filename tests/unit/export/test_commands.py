@@ -67,7 +67,9 @@ def test_list_shows_the_catalog_with_parameter_counts_and_registered_models(cli_
         if line.startswith(("segmentation ", "classification ", "forecasting "))
     }
     assert set(rows) >= {"segmentation_convnet", "mini_xception", "lstm", "stacked_gru"}
-    assert int(rows["lstm"][3].replace(",", "")) > 0  # the params column is a real count
+    # The params column (after the comma-separated layouts) is a real count.
+    params = next(cell for cell in rows["lstm"][2:] if cell.replace(",", "").isdigit())
+    assert int(params.replace(",", "")) > 0
     registered = [line for line in result.stdout.splitlines() if line.startswith("seg ")]
     assert [line.split()[1] for line in registered] == ["1", "2"]
     assert (

@@ -1,5 +1,7 @@
-"""The ``/v1`` format of forecasting: the last raw rows (JSON rows or CSV) in, the target after
-the horizon, in physical units, out."""
+"""The ``/v1`` format of forecasting: the last raw rows (JSON rows or CSV) keyed by the
+dataset's column names in, the target after the horizon, named and in its column's unit, out.
+Missing columns and (when the manifest records the time column) extra ones are refused with
+the expected list."""
 
 from __future__ import annotations
 
@@ -45,6 +47,7 @@ class ForecastingFormat(TaskFormat):
             raise InvalidInput(
                 f"instance {index}: columns {missing} are missing; expected {self.pre.columns}"
             )
+        self._refuse_extra(rows, index)
         window = rows[len(rows) - need :: self.pre.sampling_rate]
         offset = len(rows) - need
         values = np.empty((len(window), len(self.pre.columns)), dtype=np.float64)
@@ -56,6 +59,20 @@ class ForecastingFormat(TaskFormat):
                     row[column], column, offset + r * self.pre.sampling_rate
                 )
         return ((values - self.mean) / self.std).astype(np.float32)
+
+    def _refuse_extra(self, rows: list[dict], index: int) -> None:
+        """With the time column recorded (manifests since it was), only it may come beside the
+        feature columns: an extra column most likely means the client's columns differ."""
+        if self.pre.time_column is None:
+            return
+        allowed = {*self.pre.columns, self.pre.time_column}
+        for r, row in enumerate(rows):
+            extra = [column for column in row if column not in allowed]
+            if extra:
+                raise InvalidInput(
+                    f"instance {index}, row {r}: unexpected columns {extra}; expected "
+                    f"{self.pre.columns} (and optionally {self.pre.time_column!r})"
+                )
 
     def parse(self, body: bytes, content_type: str) -> np.ndarray:
         kind = media_type(content_type)
