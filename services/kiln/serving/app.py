@@ -22,6 +22,7 @@ from kiln.serving.config import RuntimeConfig, ServeArgs, replica_options
 from kiln.serving.deployments import KilnIngress, TaskDeployment, TaskIngress
 
 INGRESS_NAME = "ingress"
+INGRESS_MAX_ONGOING = 256
 
 
 def check_registry(args: ServeArgs) -> None:
@@ -87,9 +88,13 @@ def build_app(args: dict[str, Any] | ServeArgs) -> Application:
         raise ConfigError("each task must serve a differently named model")
     ingress = serve.deployment(KilnIngress).options(
         name=INGRESS_NAME,
-        max_ongoing_requests=256,
+        max_ongoing_requests=INGRESS_MAX_ONGOING,
         ray_actor_options={"num_cpus": 0.25},
         num_replicas=max(1, config.autoscaling.min_replicas),
-        **shedding(config),
+        # The ingress hands every request on at once; the task deployments' queues are the
+        # bounded ones that shed. Its own bound only keeps the proxy's queue finite: a tight one
+        # would shed a burst at the proxy while requests wait there to be assigned.
+        max_queued_requests=4 * INGRESS_MAX_ONGOING,
+        backpressure_config=shedding(config)["backpressure_config"],
     )
     return ingress.bind(handles, names, *auth, config.retry_after_s)
