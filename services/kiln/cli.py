@@ -23,6 +23,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "export",
         "Export a run to ONNX, prove parity, register it.",
     ),
+    "explain": (
+        "kiln.commands.explain",
+        "explain",
+        "Draw what a trained convnet sees: activations, filters, Grad-CAM heatmaps.",
+    ),
     "serve": ("kiln.commands.serve", "serve", "Serve registered models with Ray Serve."),
     "predict": ("kiln.commands.predict", "predict", "Send an input to a running server."),
     "demo": ("kiln.commands.demo", "demo", "The whole product end to end on this machine."),

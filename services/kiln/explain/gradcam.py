@@ -1,0 +1,92 @@
+"""Grad-CAM as the book computes it: the last convolutional feature map, weighted per channel
+by the mean gradient of the top class's score with respect to it.
+
+"Last convolutional layer" is read from the graph, not from a name: the last layer whose output
+is a spatial map (batch, height, width, channels), i.e. what the model pools or flattens into
+its classifier. A classifier with one sigmoid unit (two classes) scores the predicted class as
+``p`` for class 1 and ``1 - p`` for class 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+@dataclass
+class Heatmaps:
+    """Per image: the low-resolution map in [0, 1], the predicted class and its probability."""
+
+    maps: np.ndarray  # (n, h, w) float32
+    classes: np.ndarray  # (n,) int
+    probabilities: np.ndarray  # (n, num_classes) float32
+    layer: str
+
+    def top_probability(self, index: int) -> float:
+        return float(self.probabilities[index, self.classes[index]])
+
+
+def last_feature_layer(model: keras.Model) -> keras.layers.Layer:
+    """The last layer whose output is a spatial feature map."""
+    for layer in reversed(model.layers):
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        if len(layer.output.shape) == 4:
+            return layer
+    raise ValueError(f"model {model.name} has no spatial feature map to explain")
+
+
+def class_probabilities(output: tf.Tensor) -> tf.Tensor:
+    """(n, classes) probabilities; one sigmoid unit becomes (1 - p, p)."""
+    if output.shape[-1] == 1:
+        return tf.concat([1.0 - output, output], axis=-1)
+    return output
+
+
+def grad_cam(model: keras.Model, images: np.ndarray, layer: str | None = None) -> Heatmaps:
+    """Grad-CAM for each image in ``images`` (raw model inputs, a batch)."""
+    chosen = model.get_layer(layer) if layer else last_feature_layer(model)
+    both = keras.Model(model.inputs, [chosen.output, model.output])
+    x = tf.convert_to_tensor(images, dtype=tf.float32)
+    with tf.GradientTape() as tape:
+        features, output = both(x, training=False)
+        probabilities = class_probabilities(output)
+        classes = tf.argmax(probabilities, axis=-1)
+        score = tf.gather(probabilities, classes, axis=-1, batch_dims=1)
+    gradients = tape.gradient(score, features)
+    maps = weighted_map(features, gradients)
+    return Heatmaps(
+        maps=maps.numpy(),
+        classes=classes.numpy().astype(int),
+        probabilities=probabilities.numpy(),
+        layer=chosen.name,
+    )
+
+
+def weighted_map(features: tf.Tensor, gradients: tf.Tensor) -> tf.Tensor:
+    """The channel-weighted feature map, ReLU'd and scaled to [0, 1] per image."""
+    weights = tf.reduce_mean(gradients, axis=(1, 2), keepdims=True)
+    raw = tf.nn.relu(tf.reduce_sum(features * weights, axis=-1))
+    peak = tf.reduce_max(raw, axis=(1, 2), keepdims=True)
+    return tf.math.divide_no_nan(raw, peak)
+
+
+def segmentation_maps(model: keras.Model, images: np.ndarray) -> np.ndarray:
+    """A segmentation model's own per-class heatmaps: its softmax output, (n, h, w, classes)."""
+    return np.asarray(model(tf.convert_to_tensor(images, dtype=tf.float32), training=False))
+
+
+def upsample(maps: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Bilinear resize of (n, h, w) maps to the image size."""
+    resized = tf.image.resize(maps[..., np.newaxis], (height, width), method="bilinear")
+    return np.asarray(resized)[..., 0]
+
+
+def mass_inside(heatmap: np.ndarray, box: tuple[int, int, int, int]) -> float:
+    """Share of a full-size heatmap's mass inside ``box`` = (top, left, bottom, right)."""
+    top, left, bottom, right = box
+    total = float(heatmap.sum())
+    return float(heatmap[top:bottom, left:right].sum()) / total if total > 0 else 0.0
