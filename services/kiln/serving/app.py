@@ -76,7 +76,14 @@ def build_app(args: dict[str, Any] | ServeArgs) -> Application:
     if len(tasks) == 1 and config.collapse_single_task:
         task = tasks[0]
         deployment = serve.deployment(TaskIngress).options(**deployment_options(config, task))
-        return deployment.bind(config.registry, task, config.models[task].name, *compute, *auth)
+        return deployment.bind(
+            config.registry,
+            task,
+            config.models[task].name,
+            *compute,
+            *auth,
+            auth_protects_metadata=config.auth_protects_metadata,
+        )
     handles = {
         task: serve.deployment(TaskDeployment)
         .options(**deployment_options(config, task))
@@ -97,4 +104,10 @@ def build_app(args: dict[str, Any] | ServeArgs) -> Application:
         max_queued_requests=4 * INGRESS_MAX_ONGOING,
         backpressure_config=shedding(config)["backpressure_config"],
     )
-    return ingress.bind(handles, names, *auth, config.retry_after_s)
+    return ingress.bind(
+        handles,
+        names,
+        *auth,
+        config.retry_after_s,
+        auth_protects_metadata=config.auth_protects_metadata,
+    )

@@ -28,8 +28,13 @@ def load_token(env_name: str | None, file_path: str | None) -> str | None:
 
 
 class BearerAuth:
-    def __init__(self, token: str | None) -> None:
+    """Checks the inference routes and ``GET /v1/models`` always (when a token is set), and the
+    metadata routes (``GET /v2``, a model's readiness) only when ``protect_metadata`` is on. The
+    health routes stay open for the platform's probes."""
+
+    def __init__(self, token: str | None, protect_metadata: bool = False) -> None:
         self._token = token.encode() if token else None
+        self.protect_metadata = protect_metadata
 
     @property
     def enabled(self) -> bool:
@@ -43,3 +48,7 @@ class BearerAuth:
             raise Unauthorized("this route needs an 'Authorization: Bearer <token>' header")
         if not hmac.compare_digest(given.strip().encode(), self._token):
             raise Unauthorized("the bearer token is not valid")
+
+    def check_metadata(self, authorization: str | None) -> None:
+        if self.protect_metadata:
+            self.check(authorization)

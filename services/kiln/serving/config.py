@@ -81,6 +81,8 @@ class ServeArgs(_Strict):
     auth_token_env: str | None = AUTH_TOKEN_ENV
     # Kiln's own, optional: a file holding the token (a mounted Secret) wins over the env var.
     auth_token_file: str | None = None
+    # With a token: also require it on GET /v2 and the model readiness routes (health stays open).
+    auth_protects_metadata: bool = False
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     # Logical CPUs Ray reserves per replica; they also size onnxruntime's threads by default.
     cpus_per_replica: float = Field(default=0.5, gt=0.0)

@@ -61,9 +61,11 @@ class TaskIngress(TaskDeployment):
         auth_token_env: str | None,
         auth_token_file: str | None,
         max_body_bytes: int,
+        auth_protects_metadata: bool = False,
     ) -> None:
         super().__init__(registry, task, name, intra_op_threads, streams)
-        self.auth = BearerAuth(load_token(auth_token_env, auth_token_file))
+        token = load_token(auth_token_env, auth_token_file)
+        self.auth = BearerAuth(token, auth_protects_metadata)
         self.max_body_bytes = max_body_bytes
 
     def __serve_build_asgi_app__(self) -> FastAPI:
@@ -116,12 +118,14 @@ class KilnIngress:
         auth_token_file: str | None,
         max_body_bytes: int,
         retry_after_s: float = 1.0,
+        auth_protects_metadata: bool = False,
     ) -> None:
         tasks: dict[str, TaskService] = {
             t: RemoteTask(t, h, retry_after_s) for t, h in handles.items()
         }
         self.plane = DataPlane(tasks, names)
-        self.auth = BearerAuth(load_token(auth_token_env, auth_token_file))
+        token = load_token(auth_token_env, auth_token_file)
+        self.auth = BearerAuth(token, auth_protects_metadata)
         self.max_body_bytes = max_body_bytes
 
     def __serve_build_asgi_app__(self) -> FastAPI:

@@ -24,9 +24,10 @@ PREFIXES = ("/v2/models/{name}", "/v2/models/{name}/versions/{version}")
 
 
 def add_routes(app: FastAPI, plane: DataPlane, auth: BearerAuth, max_body_bytes: int) -> None:
-    add_server_routes(app, plane)
+    add_server_routes(app, plane, auth)
 
     async def model_ready(request: Request, name: str, version: str | None) -> Response:
+        auth.check_metadata(request.headers.get("authorization"))
         task = plane.task_of(name)
         if version is not None:
             reply = await plane.task(task).metadata_v2(parse_version(version))
@@ -78,9 +79,10 @@ def add_routes(app: FastAPI, plane: DataPlane, auth: BearerAuth, max_body_bytes:
         )
 
 
-def add_server_routes(app: FastAPI, plane: DataPlane) -> None:
-    @app.get("/v2", tags=["v2"])
-    async def server_metadata() -> dict[str, Any]:
+def add_server_routes(app: FastAPI, plane: DataPlane, auth: BearerAuth) -> None:
+    @app.get("/v2", tags=["v2"], responses=ERRORS)
+    async def server_metadata(request: Request) -> dict[str, Any]:
+        auth.check_metadata(request.headers.get("authorization"))
         return {"name": "kiln", "version": "1", "extensions": ["binary_tensor_data"]}
 
     @app.get(
