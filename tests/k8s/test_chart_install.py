@@ -423,7 +423,7 @@ def test_dashboard_queries_return_data_from_a_real_prometheus(
                 cluster.custom.create_namespaced_custom_object(
                     "kiln.dev", "v1alpha1", WORK_NAMESPACE, "trainingjobs", job
                 )
-                time.sleep(2)  # a scrape between the two, so the counters' rise is seen
+                time.sleep(4)  # a scrape (every 3 s) between the two, so the rise is seen
             failing = wait_for("the RayJob", lambda: rayjob_of(cluster, WORK_NAMESPACE, "tj-fails"))
             cluster.custom.patch_namespaced_custom_object_status(
                 "ray.io", "v1", WORK_NAMESPACE, "rayjobs", failing["metadata"]["name"],

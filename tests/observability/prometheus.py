@@ -32,9 +32,12 @@ def _free_port() -> int:
 
 
 class Prometheus:
-    """Scrapes each job's targets every second (the tests cannot wait Prometheus' minute)."""
+    """Scrapes each job's targets every 3 s (the tests cannot wait Prometheus' minute), with as
+    long to answer: a scrape timeout defaults to the interval when that is under 10 s, and the
+    Ray metrics agent's page grows with every replica the session has run (it keeps their
+    histogram series), so after a whole suite one second was not always enough."""
 
-    def __init__(self, jobs: dict[str, list[str]], scrape_interval: str = "1s") -> None:
+    def __init__(self, jobs: dict[str, list[str]], scrape_interval: str = "3s") -> None:
         binary = shutil.which("prometheus")
         if binary is None:
             raise PrometheusUnavailable("prometheus is not installed (Debian package `prometheus`)")
@@ -47,7 +50,11 @@ class Prometheus:
 
     def __enter__(self) -> Prometheus:
         config = {
-            "global": {"scrape_interval": self.interval, "evaluation_interval": self.interval},
+            "global": {
+                "scrape_interval": self.interval,
+                "scrape_timeout": self.interval,
+                "evaluation_interval": self.interval,
+            },
             "scrape_configs": [
                 {"job_name": job, "static_configs": [{"targets": targets}]}
                 for job, targets in self.jobs.items()

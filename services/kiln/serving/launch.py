@@ -61,11 +61,13 @@ class LocalServer:
         import ray
         from ray import serve
 
-        if self.started_ray:
+        # Drain first: deleting the application stops routing to its replicas and lets each
+        # answer the requests it holds (graceful_shutdown_timeout_s) while the ingress still
+        # carries the answers back; serve.shutdown() alone kills the ingress at once.
+        serve.delete(APP_NAME)
+        if self.started_ray:  # on a shared cluster remove only our application
             serve.shutdown()
             ray.shutdown()
-        else:  # on a shared cluster remove only our application
-            serve.delete(APP_NAME)
 
 
 def start(

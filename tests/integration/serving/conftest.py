@@ -167,6 +167,7 @@ class Load:
                     failure = None if reply.status_code == 200 else f"{outcome}: {reply.text[:200]}"
                 except httpx.HTTPError as e:
                     outcome, failure = type(e).__name__, f"{type(e).__name__}: {e}"
+                    self.stop.wait(0.05)  # a refused connection returns at once: no busy loop
                 with self.lock:
                     if failure is None:
                         self.codes[outcome] += 1
@@ -184,3 +185,9 @@ class Load:
 def load_generator() -> type[Load]:
     """``conftest.Load``, the bounded load generator, for test modules (they cannot import it)."""
     return Load
+
+
+@pytest.fixture(scope="session")
+def serving_helpers():
+    """``(apply, serve_config, free_port)`` for tests that start and stop Serve themselves."""
+    return apply, serve_config, free_port
