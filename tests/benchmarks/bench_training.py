@@ -11,7 +11,8 @@ report, the commit wait, validation. Epoch 0 pays for tracing and is left out.
 Printed as ratios against the plain ``fit`` measured in the same run. ``--quick`` (or
 ``KILN_BENCH_QUICK=1``): tiny data, 3 epochs, a smoke run. ``--compare-ref REF`` (or
 ``KILN_BENCH_COMPARE_REF``): also run ``kiln train`` from git ref REF, checked out in a
-temporary ``git worktree``, side by side. ``KILN_BENCH_FAMILIES=lstm,...`` picks families.
+temporary ``git worktree``, side by side. ``KILN_BENCH_FAMILIES=lstm,...`` picks families;
+``KILN_BENCH_CHECKPOINT_EVERY=N`` adds the current tree with ``--checkpoint-every N``.
 """
 
 from __future__ import annotations
@@ -206,9 +207,16 @@ def bench_family(family: Family, trees: dict[str, Path], scratch: Path) -> list[
     config = _write_config(family, data, scratch / f"{family.name}.yaml")
     plain = [sys.executable, "-m", "tests.benchmarks.plain_fit", str(config)]
     measures = [_run("plain fit", [*plain, str(family.global_batch)], [REPO / "services"], scratch)]
-    for label, tree in trees.items():
+    variants = [(label, tree, []) for label, tree in trees.items()]
+    every = os.environ.get("KILN_BENCH_CHECKPOINT_EVERY")
+    if every:
+        variants.insert(1, (f"{variants[0][0]}, checkpoint every {every}", REPO, [every]))
+    for label, tree, extra in variants:
         for workers in (1, 2):
             command = _kiln_train(tree, config, family, workers, scratch / "runs")
+            if extra:
+                command[-2] += f"-every{extra[0]}"
+                command += ["--checkpoint-every", extra[0]]
             paths = [tree / "services", tree / "operators"]
             try:
                 measures.append(_run(f"{label} {workers}w", command, paths, scratch))
