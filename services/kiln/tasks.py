@@ -16,7 +16,7 @@ from typing import Literal
 from kiln.errors import ConfigError
 
 Task = Literal["segmentation", "classification", "forecasting"]
-Layout = Literal["pets", "folder", "mnist", "jena", "timeseries_csv"]
+Layout = Literal["pets", "folder", "mnist", "jena", "timeseries_csv", "image_masks"]
 # What the model reads: images (height, width, channels) or windows of table rows.
 Modality = Literal["image", "timeseries"]
 # What /v1/{task}/predict answers per item: a class label, a per-pixel class mask, or a value.
@@ -74,6 +74,17 @@ _PETS = LayoutSpec(
     synthetic_unit="image/trimap pairs",
     synthetic_minimum=8,
 )
+_IMAGE_MASKS = LayoutSpec(
+    name="image_masks",
+    description="images/ and masks/ matched by file stem (masks of integer class ids), with "
+    "classes.txt or classes.json",
+    book_input=(200, 200, 3),
+    book_classes=2,
+    synthetic_kind="masks",
+    synthetic_size=48,
+    synthetic_unit="image/mask pairs over 2 classes",
+    synthetic_minimum=8,
+)
 _FOLDER = LayoutSpec(
     name="folder",
     description="class sub-folders of images",
@@ -123,7 +134,7 @@ SPECS: dict[str, TaskSpec] = {
         TaskSpec(
             name="segmentation",
             modality="image",
-            layouts=(_PETS,),
+            layouts=(_PETS, _IMAGE_MASKS),
             answer="mask",
             answer_description="a per-pixel class mask (PNG, or base64 PNG in JSON) and the "
             "share of the pixels given to each class",

@@ -7,6 +7,7 @@ Layouts (the real datasets' own):
   mnist  — ``mnist.npz`` (or any single ``.npz``) with ``x_train, y_train, x_test, y_test``.
   jena   — ``jena_climate_2009_2016.csv`` (or a single ``.csv`` whose header starts with
            ``Date Time``, the Jena preset).
+  image_masks — ``images/`` and ``masks/`` matched by stem, with ``classes.txt`` / ``.json``.
   timeseries_csv — any other single ``.csv`` (reads its header line only to tell it from Jena).
 """
 
@@ -95,6 +96,7 @@ DETECTORS: dict[str, Callable[[Path], bool]] = {
     "mnist": lambda path: mnist_npz(path) is not None,
     "jena": _holds_jena,
     "timeseries_csv": lambda path: jena_csv(path) is not None,
+    "image_masks": lambda path: (path / "images").is_dir() and (path / "masks").is_dir(),
 }
 
 

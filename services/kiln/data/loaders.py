@@ -22,6 +22,7 @@ from kiln.data.classification import load_folder, load_mnist
 from kiln.data.info import TASK_LAYOUTS, LoadOptions
 from kiln.data.jena import load_jena
 from kiln.data.layout import detect_layout, jena_csv, mnist_npz
+from kiln.data.masks import load_image_masks
 from kiln.data.pets import load_pets
 from kiln.data.splits import Splits
 from kiln.data.timeseries import load_timeseries_csv
@@ -84,4 +85,5 @@ LOADERS: dict[str, Callable[[Path, LoadOptions], Splits]] = {
     "mnist": _load_mnist,
     "jena": _load_jena,
     "timeseries_csv": _load_timeseries_csv,
+    "image_masks": load_image_masks,
 }

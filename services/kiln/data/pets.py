@@ -50,7 +50,7 @@ def _pairs(root: Path, report: DecodeReport) -> list[tuple[Path, Path]]:
     return pairs
 
 
-def _split_sizes(count: int, options: LoadOptions, report: DecodeReport) -> tuple[int, int]:
+def split_sizes(count: int, options: LoadOptions, report: DecodeReport) -> tuple[int, int]:
     if count < 3:
         raise DataError(
             f"found {count} usable image/trimap pair(s); need at least 3 "
@@ -109,7 +109,7 @@ def load_pets(root: Path, options: LoadOptions) -> Splits:
             x[count], y[count] = decoded
             count += 1
     x, y = x[:count], y[:count]
-    n_val, n_test = _split_sizes(count, options, report)
+    n_val, n_test = split_sizes(count, options, report)
     n_train = count - n_val - n_test
     info = DatasetInfo(
         task="segmentation",

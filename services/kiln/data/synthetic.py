@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from kiln.data.synthetic_images import write_folder, write_mnist, write_pets
+from kiln.data.synthetic_images import write_folder, write_masks, write_mnist, write_pets
 from kiln.data.synthetic_jena import write_jena
 from kiln.data.synthetic_timeseries import write_timeseries
 from kiln.errors import ConfigError
@@ -29,6 +29,7 @@ WRITERS: dict[str, Callable[[Path, int, int], list[Path]]] = {
     "mnist": write_mnist,
     "jena": write_jena,
     "timeseries_csv": write_timeseries,
+    "image_masks": write_masks,
 }
 KINDS: tuple[str, ...] = tuple(SYNTHETIC_KINDS)
 

@@ -99,6 +99,23 @@ def write_pets(out: Path, count: int, seed: int) -> list[Path]:
     return written
 
 
+def write_masks(out: Path, count: int, seed: int) -> list[Path]:
+    """``count`` pairs as ``images/cell_<n>.png`` + ``masks/cell_<n>.png`` (ids 0 background,
+    1 cell) and ``classes.txt``: the generic layout, named unlike the Pets preset."""
+    rng = np.random.default_rng(seed)
+    for folder in ("images", "masks"):
+        (out / folder).mkdir(parents=True, exist_ok=True)
+    (out / "classes.txt").write_text("background\ncell\n")
+    written = [out / "classes.txt"]
+    for index in range(count):
+        image, trimap = pets_pair(rng, (96, 96))
+        names = [out / "images" / f"cell_{index:03d}.png", out / "masks" / f"cell_{index:03d}.png"]
+        Image.fromarray(image).save(names[0])
+        Image.fromarray((trimap == 1).astype(np.uint8)).save(names[1])
+        written += names
+    return written
+
+
 def class_image(rng: np.random.Generator, label: int, size: tuple[int, int] = FOLDER_SIZE):
     """An RGB uint8 image of class ``label``: its own shape, filled with its own texture."""
     height, width = size

@@ -40,7 +40,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture(
             name="segmentation_convnet",
             task="segmentation",
-            layouts=("pets",),
+            layouts=("pets", "image_masks"),
             builder=f"{_VISION}:segmentation_convnet",
             description="Strided-conv encoder (64-64-128-128-256-256) and Conv2DTranspose "
             "decoder, per-pixel softmax over the trimap classes (DLwP ch. 9).",
