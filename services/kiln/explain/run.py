@@ -65,7 +65,7 @@ def steps(explained: Explained, request: Request) -> Iterator[tuple[str, Callabl
 
 
 def _heatmaps(explained: Explained, images: np.ndarray, index: int, folder: Path) -> list[Path]:
-    from kiln.explain.gradcam import grad_cam, segmentation_maps, upsample
+    from kiln.models.gradcam import grad_cam, segmentation_maps, upsample
 
     image = images[index].astype("uint8")
     height, width = image.shape[:2]

@@ -9,8 +9,8 @@ from PIL import Image
 
 from kiln.commands.explain import explain
 from kiln.explain.activations import activation_layers, activations, filter_patterns
-from kiln.explain.gradcam import grad_cam, last_feature_layer, mass_inside, upsample
 from kiln.explain.render import channel_grid
+from kiln.models.gradcam import grad_cam, last_feature_layer, mass_inside, upsample
 
 
 def test_activations_have_one_map_per_conv_and_pooling_layer_with_its_shape(keras):

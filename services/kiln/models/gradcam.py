@@ -1,4 +1,4 @@
-"""Grad-CAM as the book computes it: the last convolutional feature map, weighted per channel
+"""Grad-CAM as the book computes it (shared by `kiln explain` and the exporter's parity gate): the last convolutional feature map, weighted per channel
 by the mean gradient of the top class's score with respect to it.
 
 "Last convolutional layer" is read from the graph, not from a name: the last layer whose output
@@ -49,21 +49,34 @@ def class_probabilities(output: tf.Tensor) -> tf.Tensor:
 def grad_cam(model: keras.Model, images: np.ndarray, layer: str | None = None) -> Heatmaps:
     """Grad-CAM for each image in ``images`` (raw model inputs, a batch)."""
     chosen = model.get_layer(layer) if layer else last_feature_layer(model)
-    both = keras.Model(model.inputs, [chosen.output, model.output])
-    x = tf.convert_to_tensor(images, dtype=tf.float32)
+    maps, probabilities = grad_cam_tensors(
+        feature_model(model, chosen), tf.convert_to_tensor(images, dtype=tf.float32)
+    )
+    return Heatmaps(
+        maps=maps.numpy(),
+        classes=tf.argmax(probabilities, axis=-1).numpy().astype(int),
+        probabilities=probabilities.numpy(),
+        layer=chosen.name,
+    )
+
+
+def feature_model(model: keras.Model, layer: keras.layers.Layer) -> keras.Model:
+    """``x -> (layer's feature map, the model's output)``."""
+    return keras.Model(model.inputs, [layer.output, model.output])
+
+
+def grad_cam_tensors(both: keras.Model, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """``(maps (n, h, w) in [0, 1], probabilities (n, classes))``; traceable by ``tf.function``,
+    so the exporter can express the gradient in an ONNX graph."""
     with tf.GradientTape() as tape:
         features, output = both(x, training=False)
         probabilities = class_probabilities(output)
         classes = tf.argmax(probabilities, axis=-1)
-        score = tf.gather(probabilities, classes, axis=-1, batch_dims=1)
+        # A one-hot product, not a batched gather: it converts to plain ONNX ops.
+        top = tf.one_hot(classes, tf.shape(probabilities)[-1], dtype=probabilities.dtype)
+        score = tf.reduce_sum(probabilities * top, axis=-1)
     gradients = tape.gradient(score, features)
-    maps = weighted_map(features, gradients)
-    return Heatmaps(
-        maps=maps.numpy(),
-        classes=classes.numpy().astype(int),
-        probabilities=probabilities.numpy(),
-        layer=chosen.name,
-    )
+    return weighted_map(features, gradients), probabilities
 
 
 def weighted_map(features: tf.Tensor, gradients: tf.Tensor) -> tf.Tensor:
