@@ -100,6 +100,9 @@ def init(num_cpus: int | None = None, python_proxy: bool = False) -> None:
     import ray
 
     options: dict[str, Any] = {
+        # "local": a new Ray even when another one runs here (`ray start`), which a bare
+        # ray.init() would join instead, refusing num_cpus.
+        "address": "local",
         "num_cpus": num_cpus or max(4, os.cpu_count() or 1),
         "include_dashboard": False,
         "log_to_driver": False,
