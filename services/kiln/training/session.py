@@ -58,7 +58,9 @@ def ray_session(address: str | None) -> Iterator[bool]:
         return
     try:
         ray.init(
-            address=address,
+            # "local": a run without an address gets its own Ray even when another one runs
+            # here (`ray start`); a bare ray.init() would join that one, and stop with it.
+            address=address or "local",
             include_dashboard=False,
             log_to_driver=False,
             logging_level=logging.WARNING,
