@@ -10,6 +10,7 @@ handler (``kopf.adopt``), not here.
 
 from __future__ import annotations
 
+import json
 import shlex
 from typing import Any
 
@@ -37,12 +38,39 @@ SERVE_PORT = 8000
 STREAMS = ServeArgs.model_fields["inference_streams"].default  # model runs per replica
 TRAINING_LABEL = "kiln.dev/training-job"
 DEPLOYMENT_LABEL = "kiln.dev/model-deployment"
+# A search's directory (kiln tune --out): local to the head pod, where its driver runs; its
+# trials' run directories are under it (runs on object storage are `kiln train`'s only, so far).
+SEARCH_DIR = "/tmp/kiln-searches"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "kiln-operator", "app.kubernetes.io/part-of": "kiln"}
 
 
 def run_id(job_name: str) -> str:
     """The run directory name of a TrainingJob: its own name, so reruns are traceable."""
     return job_name
+
+
+def search_command(name: str, spec: TrainingJobSpec) -> list[str]:
+    """`kiln tune` for a TrainingJob with a ``search:`` block; the search directory is named
+    after the job, and its best trial's run directory is written to ``best_run.txt``."""
+    assert spec.search is not None
+    search = spec.search
+    command = [
+        "kiln", "tune",
+        "--task", spec.task,
+        "--model", ",".join(spec.searched_models),
+        "--data", spec.data,
+        "--trials", str(search.trials),
+        "--max-epochs", str(search.max_epochs),
+        "--workers-per-trial", str(spec.workers),
+        "--scheduler", search.scheduler,
+        "--metric", search.metric,
+    ]  # fmt: skip
+    if search.time_budget:
+        command += ["--time-budget", search.time_budget]
+    if search.space:
+        space = {"mode": search.space_mode, "models": search.space}
+        command += ["--space", json.dumps(space, sort_keys=True, separators=(",", ":"))]
+    return [*command, "--out", SEARCH_DIR, "--search-id", run_id(name)]
 
 
 def runs_uri(spec: TrainingJobSpec, settings: OperatorSettings) -> str:
@@ -54,6 +82,13 @@ def runs_uri(spec: TrainingJobSpec, settings: OperatorSettings) -> str:
 def entrypoint(name: str, spec: TrainingJobSpec, runs: str) -> str:
     """The shell command the RayJob runs: train under ``runs``, then (if asked) export the run
     from there and register it."""
+    if spec.search is not None:
+        command = shlex.join(search_command(name, spec))
+        if spec.export:
+            best = shlex.quote(f"{SEARCH_DIR}/{run_id(name)}/best_run.txt")
+            export = ["--registry", spec.registry, "--name", spec.registered_name]
+            command += f' && kiln export "$(cat {best})" ' + shlex.join(export)
+        return command
     train = [
         "kiln", "train",
         "--task", spec.task,

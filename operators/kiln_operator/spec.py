@@ -10,7 +10,7 @@ whose message names every problem; the handler turns it into a condition and an 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
@@ -81,6 +81,21 @@ class StorageSecretRef(_Spec):
     name: str = Field(min_length=1, max_length=253, pattern=SECRET_NAME_PATTERN)
 
 
+class Search(_Spec):
+    """A TrainingJob's ``search:`` block: run `kiln tune` instead of `kiln train`. The job's
+    ``model`` is searched with ``models`` (more architectures of the same task), its
+    ``workers`` are each trial's, and the best trial is what ``export`` registers."""
+
+    trials: int = Field(default=8, ge=1)
+    max_epochs: int = Field(default=10, ge=1)
+    models: list[str] = Field(default_factory=list)
+    scheduler: Literal["asha", "median", "none"] = "asha"
+    metric: str = "val_loss"
+    time_budget: str | None = None
+    space: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    space_mode: Literal["narrow", "replace"] = "narrow"
+
+
 class TrainingJobSpec(_Spec):
     task: Task
     model: str
@@ -101,6 +116,7 @@ class TrainingJobSpec(_Spec):
     # Where the run directory goes (<runsUri>/<job name>); the operator's default when unset.
     runs_uri: str | None = None
     storage_secret_ref: StorageSecretRef | None = None
+    search: Search | None = None
 
     _check_cpu = field_validator("cpus_per_worker", mode="before")(_quantity)
     _check_memory = field_validator("memory_per_worker", mode="before")(_quantity)
@@ -118,7 +134,16 @@ class TrainingJobSpec(_Spec):
     @model_validator(mode="after")
     def _model_fits_task(self) -> TrainingJobSpec:
         catalog.check(self.task, self.model)  # ConfigError naming the choices
+        for model in self.searched_models:
+            # `kiln tune` checks the space, metric and budget when the job starts (the
+            # operator imports no tuning code); the models are checked here, at admission.
+            catalog.check(self.task, model)
         return self
+
+    @property
+    def searched_models(self) -> list[str]:
+        extra = self.search.models if self.search else []
+        return [self.model, *(m for m in extra if m != self.model)]
 
     @property
     def registered_name(self) -> str:

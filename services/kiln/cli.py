@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "data": ("kiln.commands.data", "data", "Write synthetic data in the real on-disk layouts."),
     "models": ("kiln.commands.models", "models", "Architectures and registered models."),
     "train": ("kiln.commands.train", "train", "Train a model on Ray Train (local or remote Ray)."),
+    "tune": ("kiln.commands.tune", "tune", "Search hyperparameters with Ray Tune."),
     "runs": ("kiln.commands.runs", "runs", "List and inspect training runs."),
     "submit": ("kiln.commands.submit", "submit", "Run a kiln command as a Ray job on a cluster."),
     "export": (

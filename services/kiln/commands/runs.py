@@ -60,6 +60,7 @@ def list_(out: str) -> None:
     from kiln.runs import list_runs
 
     records = list_runs(out)
+    _print_searches(out)
     if not records:
         click.echo(f"no runs under {out}")
         return
@@ -76,6 +77,17 @@ def list_(out: str) -> None:
             str(record.timings.get("started", "")),
         )
     Console().print(table)
+
+
+def _print_searches(out: str) -> None:
+    """Searches (`kiln tune`) under --out, each with its trials; their runs live inside."""
+    from rich.console import Console
+
+    from kiln.tuning.listing import list_searches, searches_table
+
+    searches = list_searches(out)
+    if searches:
+        Console().print(searches_table(searches))
 
 
 @runs.command()

@@ -9,7 +9,8 @@ from pydantic import BaseModel, Field
 
 from kiln.data.info import DatasetInfo
 
-Status = Literal["running", "completed", "failed"]
+# "stopped": a search's scheduler ended the run early (`kiln tune`); its checkpoints stay.
+Status = Literal["running", "completed", "failed", "stopped"]
 
 
 class RankReport(BaseModel):

@@ -28,10 +28,17 @@ from kiln.training import plots
 from kiln.training.checkpointing import RunState
 from kiln.training.config import TrainConfig
 from kiln.training.evaluation import evaluate, validation_sample
+from kiln.training.tune_link import in_search_trial
 
 
 def write_artifacts(
-    config: TrainConfig, run: RunDir, scratch: Path, state: RunState, splits: Any
+    config: TrainConfig,
+    run: RunDir,
+    scratch: Path,
+    state: RunState,
+    splits: Any,
+    *,
+    evaluate_test: bool = True,
 ) -> dict[str, Any]:
     """Write metrics.json, the plots and validation_sample.npz; return the evaluation."""
     import keras
@@ -41,7 +48,9 @@ def write_artifacts(
     plots.learning_curves(state.history, curves, title=f"{config.task} · {config.model}")
     run.upload(curves, CURVES_FILE)
     model = keras.models.load_model(run.download(BEST_MODEL_FILE, scratch / BEST_MODEL_FILE))
-    evaluation = evaluate(model, splits.test, splits.info)
+    # A search's trials leave the test split alone; `kiln tune` evaluates the chosen one.
+    test = evaluate_test and not in_search_trial()
+    evaluation = evaluate(model, splits.test, splits.info) if test else {}
     if "confusion_matrix" in evaluation:
         confusion = scratch / CONFUSION_FILE
         plots.confusion_matrix(evaluation["confusion_matrix"], splits.info.class_names, confusion)

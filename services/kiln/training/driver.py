@@ -36,6 +36,7 @@ from kiln.training.artifacts import finish_run
 from kiln.training.checkpointing import BEST_FILE, MODEL_FILE, RunState, copy_checkpoint, read_state
 from kiln.training.config import TrainConfig, default_run_id, preflight
 from kiln.training.session import cluster_gpus, copy_session_logs, ray_logs_to, ray_session
+from kiln.training.tune_link import tune_report_callbacks
 
 # Environment of every training worker: TensorFlow's C++ start-up banner is noise here.
 WORKER_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -210,6 +211,7 @@ def _fit(
             failure_config=FailureConfig(max_failures=config.max_failures),
             checkpoint_config=CheckpointConfig(num_to_keep=2),
             worker_runtime_env={"env_vars": WORKER_ENV},
+            callbacks=tune_report_callbacks(),
         ),
     )
     digests: dict[int, str] = {}

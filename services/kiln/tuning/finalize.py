@@ -1,0 +1,54 @@
+"""Turning a trial that Tune ended into an ordinary run directory.
+
+Tune kills a trial's actor when its scheduler stops it, and also when a trial reaches the
+last epoch (ASHA's ``max_t``), which may be before the training driver has written the run's
+artifacts. Everything needed is in the run's last Ray Train checkpoint, so the search driver
+writes them from there: ``best.keras``, ``metrics.json``, the learning curves, the validation
+sample, and a ``run.json`` that says how the run ended. The test split is not touched.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from kiln.runs import BEST_MODEL_FILE, CHECKPOINTS_DIR, RunDir, now
+from kiln.training.checkpointing import BEST_FILE, MODEL_FILE, read_state
+
+
+def last_checkpoint(run_dir: Path) -> Path | None:
+    """The newest complete checkpoint of the run (Ray Train names them by time)."""
+    root = run_dir / CHECKPOINTS_DIR / "ray"
+    done = sorted(p for p in root.glob("checkpoint_*") if (p / "state.json").is_file())
+    return done[-1] if done else None
+
+
+def finalize_run(run_dir: Path, *, stopped_reason: str | None) -> int:
+    """Write the run's artifacts from its last checkpoint; ``stopped_reason`` None means it
+    trained all its epochs. Returns the epochs the run trained."""
+    from kiln.data.loaders import load_splits
+    from kiln.training import TrainConfig
+    from kiln.training.artifacts import write_artifacts
+
+    run = RunDir(run_dir)
+    record = run.read_record()
+    checkpoint = last_checkpoint(run_dir)
+    if checkpoint is None:
+        record.status, record.error = "stopped", stopped_reason or "stopped before any epoch"
+        run.write_record(record)
+        return 0
+    state = read_state(checkpoint)
+    best = checkpoint / BEST_FILE if (checkpoint / BEST_FILE).exists() else checkpoint / MODEL_FILE
+    run.upload(best, BEST_MODEL_FILE)
+    config = run.read_config(TrainConfig)
+    splits = load_splits(config.task, config.data, config.data_options)
+    with tempfile.TemporaryDirectory(prefix="kiln-finalize-") as scratch:
+        write_artifacts(config, run, Path(scratch), state, splits, evaluate_test=False)
+    record.status = "stopped" if stopped_reason else "completed"
+    record.error = stopped_reason
+    record.epochs_trained = state.epochs_completed
+    record.trained = state.trained
+    record.best_val_loss = state.best_val_loss
+    record.timings.update(finished=now())
+    run.write_record(record)
+    return state.epochs_completed

@@ -1,0 +1,75 @@
+"""The searches under a runs directory, for `kiln runs list`: each search and its trials."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError
+from rich.table import Table
+
+from kiln.tuning.report import RECORD_FILE, SearchRecord
+
+SEARCH_FILE = "search.yaml"
+
+
+class SearchEntry(BaseModel):
+    search_id: str
+    directory: str
+    record: SearchRecord | None  # None while the search runs or after it was interrupted hard
+
+
+def list_searches(out: str | Path) -> list[SearchEntry]:
+    root = Path(out)
+    if not root.is_dir():
+        return []
+    entries = []
+    for child in sorted(root.iterdir()):
+        if not (child / SEARCH_FILE).is_file():
+            continue
+        record = None
+        with contextlib.suppress(OSError, ValueError, ValidationError):
+            record = SearchRecord.model_validate(json.loads((child / RECORD_FILE).read_text()))
+        entries.append(SearchEntry(search_id=child.name, directory=str(child), record=record))
+    return entries
+
+
+def searches_table(entries: list[SearchEntry]) -> Table:
+    """One row per search, then one per trial (best first), with the run each trial left."""
+    table = Table("search / trial", "status", "model", "epochs", "metric", "why it stopped", "run")
+    for entry in entries:
+        record = entry.record
+        if record is None:
+            table.add_row(
+                f"[bold]{entry.search_id}[/]",
+                "running or interrupted",
+                "",
+                "",
+                "",
+                "",
+                entry.directory,
+            )
+            continue
+        best = next((t for t in record.trials if t.name == record.best), None)
+        table.add_row(
+            f"[bold]{entry.search_id}[/]",
+            record.status,
+            ",".join(record.models),
+            f"{len(record.trials)} trials",
+            f"{record.metric} {best.best:.4f}" if best and best.best is not None else record.metric,
+            f"{record.early_stopped} stopped early",
+            record.best_run_dir or "",
+        )
+        for trial in record.trials:
+            mark = " *" if trial.name == record.best else ""
+            table.add_row(
+                f"  {trial.name}{mark}",
+                trial.outcome,
+                trial.model,
+                str(trial.epochs),
+                "-" if trial.best is None else f"{trial.best:.4f}",
+                trial.reason,
+                Path(trial.run_dir).name,
+            )
+    return table

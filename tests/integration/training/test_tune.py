@@ -1,0 +1,110 @@
+"""`kiln tune` on a real local Ray: a small search of the LSTM on the Jena-layout synthetic
+CSV, six trials of at most four epochs, each trial a 2-worker Ray Train run.
+
+The space mixes useful learning rates with hopeless ones (down to 1e-6), so ASHA has clearly
+bad trials to stop and the best trial beats the worst by a wide margin, whatever the order in
+which trials reach each rung. The search is interrupted (like Ctrl+C) once two trials have
+ended and resumed with `--resume`; the trials that had ended are not run again.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from kiln.cli import cli
+from kiln.tuning import SearchConfig, check_search
+from kiln.tuning.driver import resume_search, run_search
+
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
+
+SPACE = {
+    "models": {
+        "lstm": {
+            "units": {"values": [4, 8]},
+            "learning_rate": {"low": 1e-6, "high": 1e-2, "log": True},
+            "batch_size": 32,
+            "dropout": 0,
+            "recurrent_dropout": 0,
+        }
+    }
+}
+# °C of validation MAE between the best and the worst trial: a learning rate of 1e-3 or more
+# moves the MAE by degrees in four epochs, one of 1e-5 or less barely moves it.
+MARGIN_CELSIUS = 0.5
+
+
+def ended_runs(search_dir: Path, names: list[str]) -> dict[str, dict]:
+    return {
+        name: json.loads((search_dir / "trials" / f"s-{name}" / "run.json").read_text())
+        for name in names
+    }
+
+
+def result_lines(search_dir: Path, name: str) -> int:
+    path = search_dir / "tune" / "search" / name / "result.json"
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def test_a_search_stops_bad_trials_resumes_without_rerunning_and_its_winner_exports(
+    ray_local, jena_dir, tmp_path, quiet_console
+):
+    config = SearchConfig.model_validate(
+        {
+            "task": "forecasting",
+            "models": ["lstm"],
+            "data": str(jena_dir),
+            "trials": 6,
+            "max_epochs": 4,
+            "workers_per_trial": 2,
+            "space": SPACE,
+            "out": str(tmp_path),
+            "search_id": "s",
+        }
+    )
+    rates = [plan.params["learning_rate"] for plan in check_search(config)]
+    assert rates[0] == 1e-3 and sum(rate < 1e-4 for rate in rates) >= 2, rates
+
+    first = run_search(config, console=quiet_console, interrupt_after=2)
+    search_dir = tmp_path / "s"
+    assert first.status == "interrupted"
+    ended = [t.name for t in first.trials if t.outcome != "unfinished"]
+    assert len(ended) >= 2 and len(ended) < 6
+    before = ended_runs(search_dir, ended)
+    lines = {name: result_lines(search_dir, name) for name in ended}
+
+    record = resume_search(search_dir, console=quiet_console)
+    assert record.status == "completed" and len(record.trials) == 6
+    # Nothing that had ended ran again: same epochs trained, same start, no new results.
+    after = ended_runs(search_dir, ended)
+    for name in ended:
+        assert after[name]["trained"] == before[name]["trained"], name
+        assert after[name]["timings"]["started"] == before[name]["timings"]["started"], name
+        assert result_lines(search_dir, name) == lines[name], name
+
+    stopped = [t for t in record.trials if t.outcome == "stopped"]
+    assert record.early_stopped == len(stopped) >= 1
+    assert all(t.epochs < 4 and "ASHA stopped it" in t.reason for t in stopped)
+    maes = [t.best_val_mae for t in record.trials if t.best_val_mae is not None]
+    best = record.trials[0]
+    assert best.best_val_mae is not None and best.best_val_mae <= max(maes) - MARGIN_CELSIUS
+    assert record.best == best.name and record.test_evaluation["test_mae_celsius"] > 0
+    for name in ("search.json", "results.txt", "trials.png", "hyperparameters.png"):
+        assert (search_dir / name).is_file(), name
+    # Every trial is an ordinary run; the stopped ones say so.
+    for trial in record.trials:
+        run = json.loads((Path(trial.run_dir) / "run.json").read_text())
+        assert run["status"] == ("stopped" if trial.outcome == "stopped" else "completed")
+        assert (Path(trial.run_dir) / "best.keras").is_file()
+
+    runner = CliRunner()
+    listing = runner.invoke(cli, ["runs", "list", "--out", str(tmp_path)])
+    assert listing.exit_code == 0, listing.output
+    assert "s-t000" in listing.output or "t000-lstm" in listing.output
+    exported = runner.invoke(
+        cli, ["export", str(record.best_run_dir), "--registry", str(tmp_path / "registry")]
+    )
+    assert exported.exit_code == 0, exported.output
