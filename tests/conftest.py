@@ -35,6 +35,9 @@ def ray_local():
 
     if not ray.is_initialized():
         ray.init(
+            # A new local Ray even while another test's `ray start --head` cluster is up on
+            # this machine (ray.init() with no address would try to join that one).
+            address="local",
             num_cpus=4,  # logical CPUs: 2 training workers + Serve replicas fit on 2 real cores
             include_dashboard=False,
             log_to_driver=False,
