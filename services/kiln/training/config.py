@@ -90,6 +90,15 @@ class TrainConfig(BaseModel):
     # failure recovery resumes from the last checkpoint. Not offered on the command line.
     fail_at_epoch: int | None = Field(default=None, ge=0)
 
+    @field_validator("data")
+    @classmethod
+    def _local_data_is_absolute(cls, value: str) -> str:
+        # Ray Train's workers start in Ray's session directory, not the user's, so a relative
+        # path is made absolute here, where the user's working directory is still known.
+        if not value.strip() or storage.is_remote(value):
+            return value
+        return str(Path(value).expanduser().absolute())
+
     @field_validator("run_id")
     @classmethod
     def _run_id_is_a_directory_name(cls, value: str | None) -> str | None:

@@ -17,6 +17,14 @@ def test_global_batch_is_per_worker_batch_times_workers():
     assert config(batch_size=16, workers=3).global_batch_size == 48
 
 
+def test_a_relative_data_path_becomes_absolute_and_a_uri_stays_as_given(tmp_path, monkeypatch):
+    # Ray Train's workers run in Ray's session directory; the user's relative path must not
+    # be resolved there.
+    monkeypatch.chdir(tmp_path)
+    assert config(data="jena").data == str(tmp_path / "jena")
+    assert config(data="s3://bucket/jena").data == "s3://bucket/jena"
+
+
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
@@ -46,7 +54,7 @@ def test_preflight_refuses_a_model_of_another_task(jena_dir):
 
 
 def test_preflight_refuses_data_in_the_wrong_layout(pets_dir):
-    with pytest.raises(ConfigError, match="--data .*expected the jena layout"):
+    with pytest.raises(ConfigError, match="--data .*holds .pets. data.*expected the jena or timeseries_csv layout"):
         preflight(config(data=str(pets_dir)))
 
 
