@@ -54,7 +54,9 @@ def test_preflight_refuses_a_model_of_another_task(jena_dir):
 
 
 def test_preflight_refuses_data_in_the_wrong_layout(pets_dir):
-    with pytest.raises(ConfigError, match="--data .*holds .pets. data.*expected the jena or timeseries_csv layout"):
+    with pytest.raises(
+        ConfigError, match="--data .*holds .pets. data.*expected the jena or timeseries_csv layout"
+    ):
         preflight(config(data=str(pets_dir)))
 
 
