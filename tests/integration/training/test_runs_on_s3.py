@@ -37,7 +37,10 @@ def kiln(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
-def test_a_run_in_a_bucket_resumes_lists_and_exports_from_the_bucket(jena_dir, s3_bucket, tmp_path):
+def test_a_run_in_a_bucket_resumes_lists_and_exports_from_the_bucket(
+    jena_dir, s3_bucket, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("COLUMNS", "200")  # `kiln runs list`: one unwrapped row per run
     data = f"{s3_bucket}/datasets/jena"
     storage.upload_dir(jena_dir, data)
     runs = f"{s3_bucket}/runs"
