@@ -36,8 +36,13 @@ controlplane:
 	bash infra/local/system-deps.sh
 	bash infra/local/build-kube.sh
 
+# The live-dashboard test runs in its own pytest process (a fresh Ray). After the rest of the
+# suite has run on the session's shared Ray, its Serve histograms still went missing in a full
+# run on 2026-11-27 even with the longer scrape timeout, so the cause is not fully found yet;
+# tests/integration/serving/test_metrics_many_deploys.py keeps the many-deploys case covered.
 test: venv lint controlplane
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests --ignore=tests/k8s/test_chart_install.py
+	$(BIN)/python -m pytest tests/k8s/test_chart_install.py
 
 unit: venv
 	$(BIN)/python -m pytest tests/unit
