@@ -7,23 +7,7 @@ import socket
 import struct
 from pathlib import Path
 
-
-def descendants(root: int) -> list[int]:
-    """``root`` and every process below it (Ray's GCS, raylet, workers, HAProxy)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    found, stack = [], [root]
-    while stack:
-        pid = stack.pop()
-        found.append(pid)
-        stack.extend(children.get(pid, []))
-    return found
+from tests.processes import descendants
 
 
 def _address(hex_address: str) -> str:
