@@ -1,17 +1,20 @@
 """The versioned model registry (TF-free): manifests and the store that holds them."""
 
 from kiln.registry.manifest import (
+    FeatureStats,
     ImagePreprocessing,
     Manifest,
     Parity,
     TensorSpec,
     TimeseriesPreprocessing,
+    TrainingStats,
 )
 from kiln.registry.names import LATEST, LoadedModel, parse_ref
 from kiln.registry.store import RegistryStore
 
 __all__ = [
     "LATEST",
+    "FeatureStats",
     "ImagePreprocessing",
     "LoadedModel",
     "Manifest",
@@ -19,5 +22,6 @@ __all__ = [
     "RegistryStore",
     "TensorSpec",
     "TimeseriesPreprocessing",
+    "TrainingStats",
     "parse_ref",
 ]

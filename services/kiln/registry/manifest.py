@@ -87,6 +87,43 @@ class Parity(_Strict):
     source: str = "validation"
 
 
+class FeatureStats(_Strict):
+    """One feature's distribution on the training split: mean, std and a histogram.
+
+    ``edges`` are the bins' bounds (quantile edges for inputs, so each bin holds about as many
+    training values; fixed edges for confidences and predictions). Values below ``edges[1]``
+    count in the first bin and values from ``edges[-2]`` on in the last, so served values outside
+    the training range land in the outer bins, where drift shows. ``categories`` replace edges
+    for a categorical feature (predicted classes): ``counts[i]`` counts category ``i``.
+    """
+
+    name: str
+    mean: float = 0.0
+    std: float = 0.0
+    edges: list[float] = Field(default_factory=list)
+    categories: list[str] = Field(default_factory=list)
+    counts: list[int]
+
+
+class TrainingStats(_Strict):
+    """Statistics of the run's TRAINING split (never validation or test), computed at export
+    (``kiln.export.stats``): what served traffic is compared with (``kiln.drift``).
+
+    ``inputs``: a timeseries' feature columns (every value of every window, in the model's
+    normalized units); an image's channels (per-image channel mean; ``mean``/``std`` over the
+    pixels), ``brightness`` (per-image mean) and ``contrast`` (per-image pixel std), in the
+    model's 0..255 input scale. ``outputs``: the model's own answers on those training items:
+    ``prediction`` (forecasting); ``confidence`` and the categorical ``class`` (classification);
+    ``class`` of every pixel (segmentation). ``mean_confidence`` for classifiers.
+    """
+
+    source: Literal["train"] = "train"
+    samples: int = Field(ge=1)
+    inputs: list[FeatureStats]
+    outputs: list[FeatureStats] = Field(default_factory=list)
+    mean_confidence: float | None = None
+
+
 class Manifest(_Strict):
     schema_version: int = SCHEMA_VERSION
     name: str
@@ -109,6 +146,9 @@ class Manifest(_Strict):
     # configured max_batch_size; absent (manifests from before it was recorded), the configured
     # max_batch_size alone decides.
     preferred_batch_size: int | None = Field(default=None, ge=1)
+    # The training split's statistics (kiln.export.stats); absent in manifests from before they
+    # were recorded, and then serving simply has no drift metrics for the model.
+    training_stats: TrainingStats | None = None
     sha256: str = ""
     size_bytes: int = 0
     notes: list[str] = Field(default_factory=list)

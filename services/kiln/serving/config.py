@@ -8,7 +8,9 @@ The shape::
                        "canary_percent": P}},
      "batching": {"max_batch_size": .., "batch_wait_timeout_s": ..},
      "autoscaling": {"min_replicas": .., "max_replicas": ..},
-     "gpus_per_replica": .., "auth_token_env": "KILN_AUTH_TOKEN"}
+     "gpus_per_replica": .., "auth_token_env": "KILN_AUTH_TOKEN",
+     "drift": {"enabled": true, "window": 2000,
+               "request_log": {"sample_rate": 0.0, "uri": null, "raw": false, ..}}}
 
 Everything after that is optional and Kiln's own (thread counts, body limit, token file).
 The operator renders only the stable part as ``args`` (registry, model name, autoscaling, GPUs,
@@ -61,6 +63,35 @@ class Batching(_Strict):
     batch_wait_timeout_s: float = Field(default=0.0, ge=0.0, le=1.0)
 
 
+class RequestLogSettings(_Strict):
+    """Sampled request/response logging (off by default): a share of requests written as JSON
+    lines (input summaries, or raw inputs when ``raw``), in parts rotated by size or age, to a
+    local directory or an object-store prefix (``kiln.storage``)."""
+
+    sample_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    uri: str | None = None
+    # Raw inputs can hold personal data (faces in images) and are large: summaries unless asked.
+    raw: bool = False
+    max_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
+    max_age_s: float = Field(default=60.0, gt=0.0, le=86_400.0)
+
+    @model_validator(mode="after")
+    def _sampling_needs_a_place(self) -> RequestLogSettings:
+        if self.sample_rate > 0 and not self.uri:
+            raise ValueError("request_log.sample_rate > 0 needs a uri to write the log to")
+        return self
+
+
+class DriftSettings(_Strict):
+    """Drift of served inputs and outputs against the manifest's training statistics, over a
+    sliding window of ``window`` served instances (a model without training statistics in its
+    manifest has no drift metrics)."""
+
+    enabled: bool = True
+    window: int = Field(default=2000, ge=10, le=1_000_000)
+    request_log: RequestLogSettings = Field(default_factory=RequestLogSettings)
+
+
 class Autoscaling(_Strict):
     min_replicas: int = Field(default=1, ge=0, le=64)
     max_replicas: int = Field(default=1, ge=1, le=64)
@@ -76,6 +107,7 @@ class ServeArgs(_Strict):
     registry: str
     models: dict[Task, ModelChoice] = Field(min_length=1)
     batching: Batching = Field(default_factory=Batching)
+    drift: DriftSettings = Field(default_factory=DriftSettings)
     autoscaling: Autoscaling = Field(default_factory=Autoscaling)
     gpus_per_replica: float = Field(default=0.0, ge=0.0)
     auth_token_env: str | None = AUTH_TOKEN_ENV
@@ -117,11 +149,12 @@ def share_cpus(cpus: float, streams: int) -> int:
 
 class RuntimeConfig(Batching):
     """What a task deployment can change without a restart (Serve's ``user_config``): the
-    batching settings, and which version serves beside which canary."""
+    batching settings, which version serves beside which canary, and drift and request logging."""
 
     version: Version = "latest"
     canary_version: int | None = None
     canary_percent: float = Field(default=0.0, ge=0.0, le=100.0)
+    drift: DriftSettings = Field(default_factory=DriftSettings)
 
     @classmethod
     def from_args(cls, args: ServeArgs, task: str) -> RuntimeConfig:
@@ -132,6 +165,7 @@ class RuntimeConfig(Batching):
             canary_percent=choice.canary_percent,
             max_batch_size=args.batching.max_batch_size,
             batch_wait_timeout_s=args.batching.batch_wait_timeout_s,
+            drift=args.drift,
         )
 
 

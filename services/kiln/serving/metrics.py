@@ -2,7 +2,9 @@
 
 They go through Ray Serve's metrics API, so the Ray metrics agent exports them (with a ``ray_``
 prefix) next to Serve's own ``ray_serve_*`` series, and Serve adds the deployment, replica and
-application tags. Labels stay few and bounded: task, model, version, status code, role.
+application tags. Labels stay few and bounded: task, model, version, status code, role, and for drift the
+feature, which comes from the model's manifest (its columns, channels, brightness/contrast,
+output classes), never from a request.
 """
 
 from __future__ import annotations
@@ -38,6 +40,23 @@ class ServingMetrics:
             description="1 for each model version a deployment serves, by role.",
             tag_keys=("task", "model", "version", "role"),
         )
+        self.input_drift = metrics.Gauge(
+            "kiln_input_drift_score",
+            description="Population stability index of served inputs against the training "
+            "split's histogram, per feature, over the drift window (0 = same; > 0.2 = drifted).",
+            tag_keys=("task", "model", "version", "feature"),
+        )
+        self.output_drift = metrics.Gauge(
+            "kiln_output_drift_score",
+            description="Population stability index of the model's answers against its answers "
+            "on the training split, per output feature, over the drift window.",
+            tag_keys=("task", "model", "version", "feature"),
+        )
+        self.drift_samples = metrics.Gauge(
+            "kiln_drift_window_samples",
+            description="Served instances in the drift window the scores were computed over.",
+            tag_keys=("task", "model", "version"),
+        )
 
     def _tags(self, version: int | str) -> dict[str, str]:
         return {"task": self.task, "model": self.model, "version": str(version)}
@@ -49,6 +68,20 @@ class ServingMetrics:
 
     def observe_batch(self, version: int | str, size: int) -> None:
         self.batch_size.observe(size, tags=self._tags(version))
+
+    def set_drift(
+        self,
+        version: int | str,
+        samples: int,
+        inputs: dict[str, float],
+        outputs: dict[str, float],
+    ) -> None:
+        tags = self._tags(version)
+        self.drift_samples.set(float(samples), tags=tags)
+        for feature, score in inputs.items():
+            self.input_drift.set(score, tags={**tags, "feature": feature})
+        for feature, score in outputs.items():
+            self.output_drift.set(score, tags={**tags, "feature": feature})
 
     def set_serving(self, version: int, role: str, serving: bool) -> None:
         self.info.set(1.0 if serving else 0.0, tags={**self._tags(version), "role": role})

@@ -17,6 +17,13 @@ from kiln_operator.settings import OperatorSettings
 from kiln_operator.spec import parse_model_deployment, parse_training_job
 
 RUNS = "s3://runs-bucket/kiln/runs"
+# kiln.serving.config.DriftSettings' defaults, as every user_config carries them.
+DEFAULT_DRIFT = {
+    "enabled": True,
+    "window": 2000,
+    "request_log": {"sample_rate": 0.0, "uri": None, "raw": False,
+                    "max_bytes": 4 * 1024 * 1024, "max_age_s": 60.0},
+}  # fmt: skip
 SETTINGS = OperatorSettings(image="registry.example/kiln-ray:1.2.3", runs_uri=RUNS)
 STORAGE = OperatorSettings(
     runs_uri=RUNS, storage_secret="s3-creds", storage_endpoint_url="http://minio.storage:9000"
@@ -251,7 +258,8 @@ def test_serve_config_names_build_app_with_the_agreed_args():
             "autoscaling_config": {"min_replicas": 1, "max_replicas": 3,
                                    "target_ongoing_requests": 32},
             "user_config": {"version": 3, "canary_version": 5, "canary_percent": 20.0,
-                            "max_batch_size": 32, "batch_wait_timeout_s": 0.02},
+                            "max_batch_size": 32, "batch_wait_timeout_s": 0.02,
+                            "drift": DEFAULT_DRIFT},
         }
     ]  # fmt: skip
     env = service["rayClusterConfig"]["headGroupSpec"]["template"]["spec"]["containers"][0]["env"]
@@ -291,7 +299,8 @@ def test_user_config_carries_the_specs_version_canary_and_batching():
                       batching={"maxBatchSize": 4, "batchWaitTimeoutS": 0.0})  # fmt: skip
     (entry,) = _app(render.render_rayservice("pets", "ml", spec, SETTINGS))["deployments"]
     assert entry["user_config"] == {"version": 2, "canary_version": 3, "canary_percent": 10.0,
-                                    "max_batch_size": 4, "batch_wait_timeout_s": 0.0}  # fmt: skip
+                                    "max_batch_size": 4, "batch_wait_timeout_s": 0.0,
+                                    "drift": DEFAULT_DRIFT}  # fmt: skip
     assert (entry["num_replicas"], entry["max_ongoing_requests"]) == (1, 64)
 
 
