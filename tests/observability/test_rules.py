@@ -38,6 +38,8 @@ def test_the_alerts_the_issue_asks_for_exist():
         "KilnServingErrorRatioHigh",
         "KilnServingLatencyP99High",
         "KilnServingNoReadyReplicas",
+        "KilnInputDrift",
+        "KilnOutputDrift",
         "KilnTrainingJobFailed",
         "KilnTrainingStalled",
         "KilnOperatorReconcileErrors",
