@@ -7,17 +7,14 @@ windows, in training's evaluation and in the served answers."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
+from tests.processes import kiln_serve
 
 pytestmark = pytest.mark.ray
 KILN = str(Path(sys.executable).with_name("kiln"))
@@ -68,34 +65,9 @@ def trained(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def served(trained):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = (trained / "serve.log").open("w")
-    process = subprocess.Popen(
-        [KILN, "serve", "--registry", "registry", "--task", "forecasting", "--port", str(port)],
-        cwd=trained,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if httpx.get(f"{url}/v2/health/ready", timeout=5).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(1)
-    else:
-        process.kill()
-        pytest.fail(f"kiln serve did not become ready:\n{(trained / 'serve.log').read_text()}")
-    yield url
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(60)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
+    args = ("--registry", "registry", "--task", "forecasting")
+    with kiln_serve(*args, log=trained / "serve.log", cwd=trained, ready_within_s=180) as (url, _):
+        yield url
 
 
 def test_training_beats_the_naive_baseline_and_the_manifest_records_the_users_data(trained):

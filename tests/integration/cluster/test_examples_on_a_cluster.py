@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +29,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from tests.processes import kiln_serve
 
 from kiln import storage
 from kiln.registry import RegistryStore
@@ -246,43 +245,14 @@ def forecasting_window(data: Path) -> str:
 
 def serve_from_the_bucket_alone(registry: str, window: str, tmp_path: Path) -> dict:
     """``kiln serve --registry s3://...`` in its own process and local Ray; one prediction."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    log = tmp_path / "serve.log"
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [KILN, "serve", "--registry", registry, "--task", "forecasting", "--port", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env=env,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 240
-        while True:
-            assert process.poll() is None, log.read_text()[-3000:]
-            try:
-                if httpx.get(f"{url}/v2/health/ready", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(1)
+    args = ("--registry", registry, "--task", "forecasting")
+    with kiln_serve(*args, log=tmp_path / "serve.log", env=env) as (url, _):
         reply = httpx.post(
             f"{url}/v1/forecasting/predict",
             content=window,
             headers={"Content-Type": "text/csv"},
             timeout=60,
         )
-        assert reply.status_code == 200, reply.text
-        return reply.json()
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    assert reply.status_code == 200, reply.text
+    return reply.json()

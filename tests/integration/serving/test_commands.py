@@ -4,65 +4,26 @@ and a clean stop on Ctrl-C."""
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import httpx
 import pytest
 from click.testing import CliRunner
+from tests.processes import kiln_serve as start_kiln_serve
 
 from kiln.commands.predict import predict
 
 from . import sockets
 
 pytestmark = pytest.mark.ray
-KILN = str(Path(sys.executable).with_name("kiln"))
 
 
 @pytest.fixture(scope="module")
 def kiln_serve(registry, tmp_path_factory):
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     log = tmp_path_factory.mktemp("serve") / "serve.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [
-                KILN,
-                "serve",
-                "--registry",
-                registry,
-                "--task",
-                "classification",
-                "--task",
-                "forecasting",
-                "--port",
-                str(port),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if httpx.get(f"{url}/v2/health/ready", timeout=5).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(1)
-    else:
-        process.kill()
-        pytest.fail(f"kiln serve did not become ready:\n{log.read_text()[-3000:]}")
-    yield url, process, log
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL)
+    args = ("--registry", registry, "--task", "classification", "--task", "forecasting")
+    with start_kiln_serve(*args, log=log, ready_within_s=180) as (url, process):
+        yield url, process, log
 
 
 def test_every_process_of_kiln_serve_listens_on_loopback_only(kiln_serve):
