@@ -102,7 +102,9 @@ def entrypoint(name: str, spec: TrainingJobSpec, runs: str) -> str:
         train += ["--gpus-per-worker", str(spec.gpus_per_worker)]
     if spec.max_failures:
         train += ["--max-failures", str(spec.max_failures)]
-    train += ["--out", runs, "--run-id", run_id(name)]
+    # A RayJob retried after a failure (backoffLimit) runs this command again: it continues
+    # the run it started instead of refusing the existing run directory.
+    train += ["--out", runs, "--run-id", run_id(name), "--if-exists", "resume"]
     command = shlex.join(train)
     if spec.export:
         export = [

@@ -72,6 +72,13 @@ OVERRIDES = (
     metavar="RUN",
     help="Continue the run at this directory or URI from its last checkpoint.",
 )
+@click.option(
+    "--if-exists",
+    type=click.Choice(["fail", "resume"]),
+    default="fail",
+    help="When the --run-id run is already there: refuse, or continue it if its settings match "
+    "(what a retried Kubernetes job needs).",
+)
 @click.option("--quiet", is_flag=True, help="Print nothing but the run directory.")
 @data_flags
 @kiln_errors
@@ -79,6 +86,7 @@ def train(
     config_file: str | None,
     resume_dir: str | None,
     address: str | None,
+    if_exists: str,
     quiet: bool,
     **flags: Any,
 ) -> None:
@@ -128,6 +136,11 @@ def train(
         if missing:
             raise click.UsageError(f"missing {', '.join(missing)} (or give --config FILE)")
         config = validate(TrainConfig, {**given, "address": address}, source="options")
-    result = train_run(config, console=console)
+    if if_exists == "resume":
+        from kiln.training.retry import train_or_continue
+
+        result = train_or_continue(config, console=console)
+    else:
+        result = train_run(config, console=console)
     if quiet:
         click.echo(result.run_uri)

@@ -10,6 +10,7 @@ import json
 
 import numpy as np
 import pytest
+import yaml
 from click.testing import CliRunner
 from tests.integration.training.epoch_logs import assert_epoch_logs_match
 
@@ -147,8 +148,13 @@ def test_an_interrupted_classifier_resumes_from_its_checkpoint_and_reaches_the_a
     assert run.read_record().status == "failed"
     assert not run.exists("best.keras")  # no half-finished artifacts
 
-    resumed = CliRunner().invoke(cli, ["train", "--resume", run.uri])
+    # The same command again, as a retried RayJob runs it: it continues the run it names.
+    config_file = tmp_path / "train.yaml"
+    config_file.write_text(yaml.safe_dump(config.model_dump(mode="json")))
+    again = ["train", "--config", str(config_file), "--if-exists", "resume"]
+    resumed = CliRunner().invoke(cli, again)
     assert resumed.exit_code == 0, resumed.output
+    assert "did not complete: resuming it" in resumed.output
     record = run.read_record()
     assert record.status == "completed"
     # Epochs 0-5 come from the first attempt's checkpoints; the resumed run started at 6.
@@ -161,3 +167,11 @@ def test_an_interrupted_classifier_resumes_from_its_checkpoint_and_reaches_the_a
     assert_epoch_logs_match(run.local, json.loads(run.read_bytes("metrics.json")))
     shown = CliRunner().invoke(cli, ["runs", "show", run.uri], env={"COLUMNS": "300"})
     assert f"tensorboard --logdir {run.path('tensorboard')}" in shown.output
+
+    # Once more (a retry after the export failed): nothing is trained again.
+    finished = CliRunner().invoke(cli, again, env={"COLUMNS": "300"})
+    assert finished.exit_code == 0 and "already completed" in finished.output, finished.output
+    assert run.read_record().trained == record.trained
+    # Other settings under the same name are another run: refused, naming what differs.
+    other = CliRunner().invoke(cli, [*again, "--epochs", "13"], env={"COLUMNS": "300"})
+    assert other.exit_code != 0 and "other settings (epochs)" in other.output, other.output

@@ -181,7 +181,7 @@ def test_rayjob_entrypoint_trains_then_exports_with_the_specs_settings():
         "kiln", "train", "--task", "forecasting", "--model", "lstm",
         "--data", "s3://data/jena", "--epochs", "7", "--batch-size", "64", "--workers", "3",
         "--gpus-per-worker", "1", "--max-failures", "2",
-        "--out", RUNS, "--run-id", "jena-run",
+        "--out", RUNS, "--run-id", "jena-run", "--if-exists", "resume",
     ]  # fmt: skip
     assert shlex.split(export) == [
         "kiln", "export", f"{RUNS}/jena-run", "--registry", "s3://reg", "--name", "jena",
