@@ -168,7 +168,7 @@ def serve_args(spec: ModelDeploymentSpec) -> dict[str, Any]:
 
     Only what never changes for a ModelDeployment short of a new cluster: Serve hashes ``args``
     into the application's code version and restarts every replica when they change. Versions,
-    the canary and batching live in the deployment's ``user_config`` instead
+    the canary, batching and drift live in the deployment's ``user_config``
     (``deployment_overrides``), so that build_app's own defaults for them are overridden."""
     return {
         "registry": spec.registry,
@@ -194,13 +194,14 @@ def runtime_args(spec: ModelDeploymentSpec) -> ServeArgs:
         "max_batch_size": spec.batching.max_batch_size,
         "batch_wait_timeout_s": spec.batching.batch_wait_timeout_s,
     }
+    args["drift"] = spec.drift.model_dump()  # snake_case: serving's DriftSettings
     return ServeArgs.model_validate(args)
 
 
 def serve_config(spec: ModelDeploymentSpec) -> str:
     """``serveConfigV2``: a YAML string (KubeRay's type) with Kiln's one Serve application.
-    Changing a version, the canary or batching changes only its ``deployments`` entry, which
-    KubeRay applies to the running cluster as a Serve config update and Serve hands to the
+    Changing a version, the canary, batching or drift changes only its ``deployments`` entry,
+    which KubeRay applies to the running cluster as a Serve config update and Serve hands to the
     running replicas' ``reconfigure``: no new cluster and no replica restart."""
     config = {
         "applications": [

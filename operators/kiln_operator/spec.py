@@ -18,6 +18,7 @@ from pydantic.alias_generators import to_camel
 from kiln.config import MODEL_NAME_PATTERN, Task, validate
 from kiln.models import catalog
 from kiln.serving.config import Batching as ServeBatching
+from kiln.serving.config import DriftSettings, RequestLogSettings
 
 # Kubernetes resource quantities ("500m", "2", "4Gi"): what a container's requests accept.
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
@@ -172,6 +173,23 @@ class Batching(ServeBatching, _Spec):
     OpenAPI; tests/unit/operator/test_limits_agree.py keeps the two equal), in camelCase."""
 
 
+class RequestLog(RequestLogSettings, _Spec):
+    """Serving's request-log settings (defaults, bounds, and that sampling needs a uri), in
+    camelCase. On Kubernetes the log goes to an object store: a local directory would be one
+    worker pod's own disk, lost with the pod."""
+
+    @field_validator("uri")
+    @classmethod
+    def _object_store(cls, value: str | None) -> str | None:
+        return None if value is None else check_runs_uri(value)
+
+
+class Drift(DriftSettings, _Spec):
+    """Serving's drift settings, in camelCase; they travel in the deployment's user_config."""
+
+    request_log: RequestLog = Field(default_factory=RequestLog)
+
+
 class SecretRef(_Spec):
     name: str = Field(min_length=1)
     key: str = Field(default="token", min_length=1)
@@ -184,6 +202,7 @@ class ModelDeploymentSpec(_Spec):
     canary: Canary | None = None
     replicas: Replicas = Replicas()
     batching: Batching = Batching()
+    drift: Drift = Drift()
     gpus_per_replica: float = Field(default=0.0, ge=0)
     cpus_per_replica: str = "1"
     memory_per_replica: str = "2Gi"

@@ -280,9 +280,11 @@ def _app(service):
         {"version": 1, "canary": {"version": 2, "percent": 10}},
         {"version": 1, "batching": {"maxBatchSize": 64, "batchWaitTimeoutS": 0.05}},
         {"version": "latest"},
+        {"version": 1, "drift": {"window": 500, "requestLog": {"sampleRate": 0.05,
+                                                                "uri": "s3://logs/pets"}}},
     ],
-    ids=["version", "canary", "batching", "latest"],
-)
+    ids=["version", "canary", "batching", "latest", "drift"],
+)  # fmt: skip
 def test_run_time_changes_touch_only_user_config_never_args_or_the_cluster(change):
     # Serve restarts every replica when args change; user_config reaches reconfigure() instead.
     before = render.render_rayservice("pets", "ml", deployment(version=1), SETTINGS)
@@ -304,6 +306,19 @@ def test_user_config_carries_the_specs_version_canary_and_batching():
     assert (entry["num_replicas"], entry["max_ongoing_requests"]) == (1, 64)
 
 
+def test_user_config_carries_the_specs_drift_and_request_log_in_servings_names():
+    spec = deployment(drift={"enabled": False, "window": 300,
+                             "requestLog": {"sampleRate": 0.25, "uri": "gs://logs/pets/",
+                                            "raw": True, "maxBytes": 2048, "maxAgeS": 5}})  # fmt: skip
+    (entry,) = _app(render.render_rayservice("pets", "ml", spec, SETTINGS))["deployments"]
+    assert entry["user_config"]["drift"] == {
+        "enabled": False,
+        "window": 300,
+        "request_log": {"sample_rate": 0.25, "uri": "gs://logs/pets", "raw": True,
+                        "max_bytes": 2048, "max_age_s": 5.0},
+    }  # fmt: skip
+
+
 def test_serve_config_is_accepted_by_the_serving_apps_own_models():
     serving_config = pytest.importorskip("kiln.serving.config")
     spec = deployment(version=2, canary={"version": 3, "percent": 10})
@@ -312,6 +327,7 @@ def test_serve_config_is_accepted_by_the_serving_apps_own_models():
     assert args.models["classification"].name == "pets-xception"
     runtime = serving_config.RuntimeConfig.model_validate(app["deployments"][0]["user_config"])
     assert (runtime.version, runtime.canary_version) == (2, 3)
+    assert runtime.drift == serving_config.DriftSettings()
 
 
 def test_render_is_pure():

@@ -73,3 +73,29 @@ def test_rejects_a_canary_equal_to_the_primary_version():
 def test_rejects_a_model_name_the_registry_cannot_hold():
     with pytest.raises(ConfigError, match="lowercase"):
         parse_model_deployment({**SERVE, "modelName": "Jena Model"})
+
+
+def test_drift_and_request_logging_default_to_servings_drift_on_logging_off():
+    drift = parse_model_deployment(SERVE).drift
+    assert (drift.enabled, drift.window, drift.request_log.sample_rate) == (True, 2000, 0.0)
+    logged = parse_model_deployment(
+        {**SERVE, "drift": {"requestLog": {"sampleRate": 0.1, "uri": "s3://logs/jena/"}}}
+    ).drift.request_log
+    assert (logged.sample_rate, logged.uri, logged.raw) == (0.1, "s3://logs/jena", False)
+
+
+@pytest.mark.parametrize(
+    ("drift", "message"),
+    [
+        ({"requestLog": {"sampleRate": 0.1}}, "needs a uri"),
+        ({"requestLog": {"sampleRate": 0.1, "uri": "/var/log/kiln"}}, "object-store URI"),
+        ({"requestLog": {"sampleRate": 1.5, "uri": "s3://logs"}}, "less than or equal to 1"),
+        ({"window": 5}, "greater than or equal to 10"),
+        ({"requestLog": {"maxAgeS": 0}}, "greater than 0"),
+        ({"sampling": 0.1}, "sampling"),
+    ],
+    ids=["rate-without-uri", "pod-local-dir", "rate-above-1", "tiny-window", "zero-age", "typo"],
+)
+def test_rejects_drift_settings_serving_would_refuse(drift, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_model_deployment({**SERVE, "drift": drift})
