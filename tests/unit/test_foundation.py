@@ -25,6 +25,9 @@ from kiln.errors import (
 TF_FREE_MODULES = [
     "kiln.registry",
     "kiln.storage",
+    "kiln.drift.monitor",
+    "kiln.drift.stats",
+    "kiln.drift.summary",
     "kiln.config",
     "kiln.tasks",
     "kiln.errors",

@@ -10,7 +10,14 @@ from __future__ import annotations
 from kiln.data.info import DatasetInfo
 from kiln.errors import DataError
 from kiln.export.run_reader import RunArtifacts
-from kiln.registry import ImagePreprocessing, Manifest, Parity, TensorSpec, TimeseriesPreprocessing
+from kiln.registry import (
+    ImagePreprocessing,
+    Manifest,
+    Parity,
+    TensorSpec,
+    TimeseriesPreprocessing,
+    TrainingStats,
+)
 
 # Jena's rows are 10 minutes apart; DatasetInfo records it, this is the book's fallback.
 DEFAULT_ROW_INTERVAL_MINUTES = 10.0
@@ -85,6 +92,7 @@ def build_manifest(
     parity: Parity,
     notes: list[str],
     producer: dict[str, str],
+    training_stats: TrainingStats | None = None,
 ) -> Manifest:
     """The manifest to register; the store fills version, sha256 and size."""
     metrics = dict(run.metrics)
@@ -108,4 +116,5 @@ def build_manifest(
         parity=parity,
         notes=notes,
         producer=producer,
+        training_stats=training_stats,
     )

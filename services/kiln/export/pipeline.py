@@ -53,8 +53,9 @@ def _export_from(config: ExportConfig, run: RunArtifacts, say: Progress) -> Mani
     from kiln.export.audit import audit_ops, recurrent_notes
     from kiln.export.batching import TIMING_LIMIT, fastest_batch_size
     from kiln.export.convert import op_summary, producer_versions, tensor_specs, to_onnx
-    from kiln.export.describe import build_manifest
+    from kiln.export.describe import build_manifest, preprocessing_for
     from kiln.export.parity import check_parity, cpu_session
+    from kiln.export.stats import stats_for
     from kiln.export.twin import inference_twin
 
     name = check_name(config.name or run.model)
@@ -82,6 +83,11 @@ def _export_from(config: ExportConfig, run: RunArtifacts, say: Progress) -> Mani
         seed=config.seed,
     )
     notes += recurrent_notes(model, ops, session, run.sample_x)
+    stats = stats_for(run.task, preprocessing_for(run.info), run.train_x, session)
+    if stats is None:
+        say("no training sample in the run: registered without training statistics (no drift)")
+    else:
+        say(f"training statistics: {stats.samples} training items")
     manifest = build_manifest(
         run,
         name=name,
@@ -92,6 +98,7 @@ def _export_from(config: ExportConfig, run: RunArtifacts, say: Progress) -> Mani
         parity=parity,
         notes=notes,
         producer=producer_versions(),
+        training_stats=stats,
     )
     preferred = fastest_batch_size(onnx_bytes, manifest.inputs[0])
     say(

@@ -18,7 +18,7 @@ import numpy as np
 
 from kiln.data.info import DatasetInfo
 from kiln.errors import DataError, NotFound
-from kiln.runs import BEST_MODEL_FILE, RECORD_FILE, SAMPLE_FILE, RunDir
+from kiln.runs import BEST_MODEL_FILE, RECORD_FILE, SAMPLE_FILE, TRAINING_SAMPLE_FILE, RunDir
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,9 @@ class RunArtifacts:
     sample_x: np.ndarray
     sample_y: np.ndarray | None
     metrics: dict[str, float]
+    # A sample of the training split (training_sample.npz); None for runs from before it was
+    # written, whose models are then registered without training statistics.
+    train_x: np.ndarray | None = None
 
 
 def read_run(run_uri: str | Path, scratch: Path) -> RunArtifacts:
@@ -69,6 +72,7 @@ def read_run(run_uri: str | Path, scratch: Path) -> RunArtifacts:
         sample_x=sample_x,
         sample_y=sample_y,
         metrics=_numeric_metrics(record.evaluation),
+        train_x=_read_training_sample(run, record.dataset_info),
     )
 
 
@@ -95,6 +99,22 @@ def _read_sample(run: RunDir, info: DatasetInfo) -> tuple[np.ndarray, np.ndarray
     if not np.isfinite(x).all():
         raise DataError(f"{path}: x holds NaN or infinite values")
     return x, y
+
+
+def _read_training_sample(run: RunDir, info: DatasetInfo) -> np.ndarray | None:
+    if not run.exists(TRAINING_SAMPLE_FILE):
+        return None
+    path = run.path(TRAINING_SAMPLE_FILE)
+    try:
+        with np.load(io.BytesIO(run.read_bytes(TRAINING_SAMPLE_FILE))) as archive:
+            x = np.asarray(archive["x"], dtype=np.float32)
+    except (KeyError, ValueError, OSError) as e:
+        raise DataError(f"{path} is not an .npz holding an 'x' array: {e}") from e
+    if x.ndim < 2 or len(x) == 0 or list(x.shape[1:]) != list(info.input_shape):
+        raise DataError(
+            f"{path}: x has shape {list(x.shape)}, expected [N>0, {', '.join(map(str, info.input_shape))}]"
+        )
+    return x
 
 
 def _numeric_metrics(evaluation: Any) -> dict[str, float]:

@@ -20,6 +20,7 @@ from kiln.runs.files import (
     RECORD_FILE,
     SAMPLE_FILE,
     TENSORBOARD_DIR,
+    TRAINING_SAMPLE_FILE,
 )
 from kiln.runs.ranks import gather_ranks
 from kiln.runs.record import RankFile, RankReport, RunRecord, Status, now
@@ -37,6 +38,7 @@ __all__ = [
     "RANKS_DIR",
     "RECORD_FILE",
     "SAMPLE_FILE",
+    "TRAINING_SAMPLE_FILE",
     "TENSORBOARD_DIR",
     "RankFile",
     "RankReport",

@@ -8,6 +8,8 @@
 - ``best.keras``: the best model by val_loss (what export converts);
 - ``learning_curves.png`` and, for classifiers, ``confusion_matrix.png``;
 - ``validation_sample.npz``: ``x``, ``y``, up to 64 validation items (export's parity gate);
+- ``training_sample.npz``: ``x``, a few hundred TRAINING items spread over the split (export's
+  training statistics, what serving measures drift against);
 - ``logs/``: the driver's and Ray's own logs;
 - ``ranks/<rank>.json``: each training rank's own report, gathered into ``run.json``;
 - ``checkpoints/``: Ray Train's checkpoints, what ``kiln train --resume`` continues from;
@@ -23,6 +25,7 @@ BEST_MODEL_FILE = "best.keras"
 CURVES_FILE = "learning_curves.png"
 CONFUSION_FILE = "confusion_matrix.png"
 SAMPLE_FILE = "validation_sample.npz"
+TRAINING_SAMPLE_FILE = "training_sample.npz"
 LOGS_DIR = "logs"
 RANKS_DIR = "ranks"
 CHECKPOINTS_DIR = "checkpoints"

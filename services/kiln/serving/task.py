@@ -21,6 +21,7 @@ import numpy as np
 from kiln.errors import InvalidInput, KilnError, NotReady
 from kiln.serving.batcher import Batcher
 from kiln.serving.config import RuntimeConfig
+from kiln.serving.drift import DriftTracker
 from kiln.serving.inputs import check_tensor
 from kiln.serving.metrics import ServingMetrics
 from kiln.serving.model import TaskModel
@@ -52,6 +53,7 @@ class ServedTask:
         self.metrics = metrics
         self.model = TaskModel(registry, task, name, intra_op_threads, metrics, streams)
         self.batcher = Batcher(task, self.model.session, streams, metrics)
+        self.drift = DriftTracker(task, name, metrics)
         self.formats: dict[int, TaskFormat] = {}
         # Decoding requests (JSON, images, CSV) and encoding answers run on these threads, off
         # the replica's event loop, so that a large request never stalls the other requests or
@@ -62,6 +64,7 @@ class ServedTask:
         self.model.configure(config)
         self.batcher.set_limits(self.model.max_batch_size, config.batch_wait_timeout_s)
         self.formats = {v: self._format(v) for v in self.model.models}
+        self.drift.configure(config.drift, set(self.model.models))
 
     # -- kiln.serving.interface.TaskService --------------------------------------------
 
@@ -135,5 +138,9 @@ class ServedTask:
     async def infer(self, version: int, batch: np.ndarray) -> np.ndarray:
         if batch.shape[0] == 0:
             raise InvalidInput("the request holds no instances")
-        dtype = self.model.loaded(version).input_dtype
-        return await self.batcher.infer(version, np.ascontiguousarray(batch, dtype=dtype))
+        loaded = self.model.loaded(version)
+        batch = np.ascontiguousarray(batch, dtype=loaded.input_dtype)
+        outputs = await self.batcher.infer(version, batch)
+        # Counted for drift (and maybe logged) on the drift thread, after the answer is ready.
+        self.drift.observe(loaded.manifest, batch, outputs)
+        return outputs

@@ -19,6 +19,7 @@ from kiln.runs import (
     CONFUSION_FILE,
     CURVES_FILE,
     SAMPLE_FILE,
+    TRAINING_SAMPLE_FILE,
     RunDir,
     RunRecord,
     gather_ranks,
@@ -28,6 +29,7 @@ from kiln.training import plots
 from kiln.training.checkpointing import RunState
 from kiln.training.config import TrainConfig
 from kiln.training.evaluation import evaluate, validation_sample
+from kiln.training.training_sample import encode, training_sample
 from kiln.training.tune_link import in_search_trial
 
 
@@ -40,7 +42,8 @@ def write_artifacts(
     *,
     evaluate_test: bool = True,
 ) -> dict[str, Any]:
-    """Write metrics.json, the plots and validation_sample.npz; return the evaluation."""
+    """Write metrics.json, the plots, validation_sample.npz and training_sample.npz; return the
+    evaluation."""
     import keras
 
     run.write_metrics(state.history)
@@ -59,6 +62,7 @@ def write_artifacts(
     sample = validation_sample(splits.validation)
     np.savez(buffer, x=sample["x"], y=sample["y"])
     run.write_bytes(SAMPLE_FILE, buffer.getvalue())
+    run.write_bytes(TRAINING_SAMPLE_FILE, encode(training_sample(splits.train, splits.info)))
     return evaluation
 
 

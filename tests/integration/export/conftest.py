@@ -44,13 +44,15 @@ def splits_by_layout(tmp_path_factory):
 
 def write_kiln_run(root: Path, architecture: str, splits, sample_size: int = 16) -> Path:
     """Build ``architecture`` with Kiln's builder, give it trained-looking weights, and write
-    the run directory the way ``kiln train`` does (run.json, best.keras, validation_sample.npz).
+    the run directory the way ``kiln train`` does (run.json, best.keras, validation_sample.npz,
+    and training_sample.npz by training's own ``kiln.training.training_sample``).
 
     Every weight is nudged at random instead of training (which would spend most of the test
     compiling a train step): zero biases would hide a gate-order mistake, and BatchNorm's moving
     statistics must leave 0/1 so a training-mode trace (batch statistics) would show.
     """
     from kiln.models.build import build_model
+    from kiln.training.training_sample import encode, training_sample
 
     info = splits.info
     model = build_model(architecture, info)
@@ -65,6 +67,7 @@ def write_kiln_run(root: Path, architecture: str, splits, sample_size: int = 16)
     run_dir.mkdir(parents=True)
     model.save(run_dir / "best.keras")
     np.savez(run_dir / "validation_sample.npz", x=np.stack(x), y=np.stack(y))
+    (run_dir / "training_sample.npz").write_bytes(encode(training_sample(splits.train, info)))
     record = {
         "run_id": run_dir.name,
         "task": info.task,

@@ -40,6 +40,16 @@ def test_architecture_exports_with_parity(architecture, splits_by_layout, regist
     assert "Loop" not in manifest.op_summary, manifest.op_summary
     if architecture in RECURRENT:
         assert RECURRENT[architecture] in manifest.op_summary
+    # Training statistics from the training split's sample and the graph's answers on it.
+    stats = manifest.training_stats
+    assert stats is not None and stats.samples == min(splits.info.split_counts.train, 512)
+    inputs = [f.name for f in stats.inputs]
+    if splits.info.is_image:
+        assert inputs[-2:] == ["brightness", "contrast"]
+    else:
+        assert inputs == list(splits.info.columns)
+    outputs = {f.name for f in stats.outputs}
+    assert ("prediction" if manifest.task == "forecasting" else "class") in outputs
     # The registered bytes answer a batch the gate never saw, the same as Keras.
     loaded = RegistryStore(str(registry)).load(architecture)
     session = ort.InferenceSession(loaded.onnx_bytes, providers=["CPUExecutionProvider"])

@@ -28,6 +28,7 @@ RUN_FILES = (
     "best.keras",
     "learning_curves.png",
     "validation_sample.npz",
+    "training_sample.npz",
     "logs/driver.log",
 )
 
@@ -78,6 +79,9 @@ def test_two_workers_stay_in_step_survive_a_killed_worker_and_beat_the_naive_for
     with np.load(run_dir / "validation_sample.npz") as sample:
         assert sample["x"].shape[1:] == tuple(record.dataset_info.input_shape)
         assert 0 < len(sample["x"]) <= 64
+    with np.load(run_dir / "training_sample.npz") as sample:  # export's training statistics
+        assert sample["x"].shape[1:] == tuple(record.dataset_info.input_shape)
+        assert len(sample["x"]) == min(record.dataset_info.split_counts.train, 512)
     assert record.dataset_info.fingerprint.sha256
     assert RunDir(run_dir).read_config(TrainConfig).run_id == "lstm-2w"
     shown = quiet_console.export_text()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from .rundirs import image_info, write_run
+from .rundirs import TRAINING_SAMPLE, image_info, write_run
 
 
 @pytest.fixture(scope="session")
@@ -68,4 +68,5 @@ def segmentation_run(tmp_path_factory, small_segmentation_model):
         run_id="seg-run",
         architecture="segmentation_convnet",
         evaluation={"loss": 0.9, "accuracy": 0.61},
+        training=TRAINING_SAMPLE,
     )

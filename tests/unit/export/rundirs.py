@@ -1,6 +1,7 @@
 """Run directories in the INTERFACES.md layout, as ``kiln train`` leaves them, for export tests.
 
-``write_run`` writes run.json (a ``kiln.runs.RunRecord`` with dataset_info), best.keras and validation_sample.npz, so
+``write_run`` writes run.json (a ``kiln.runs.RunRecord`` with dataset_info), best.keras,
+validation_sample.npz and, when given one, training_sample.npz, so
 export is tested against the real contract without a Ray run. The ``*_info`` helpers describe
 small datasets (32×32 images, 12-step windows): the tests prove conversion and parity, not
 accuracy.
@@ -16,6 +17,11 @@ from kiln.data.info import DatasetInfo
 from kiln.runs import RunDir, RunRecord
 
 SEQUENCE_LENGTH = 12
+# The segmentation run's training sample: brighter than its validation sample (uniform 0..255),
+# so the manifest's training statistics show which split they came from.
+TRAINING_SAMPLE = (
+    np.random.default_rng(7).uniform(150, 250, (24, 32, 32, 3)).round().astype("uint8")
+)
 JENA_COLUMNS = [f"c{i}" for i in range(13)] + ["T (degC)"]
 
 
@@ -87,6 +93,7 @@ def write_run(
     architecture: str,
     sample: np.ndarray | None = None,
     evaluation: dict | None = None,
+    training: np.ndarray | None = None,
 ) -> Path:
     """Write a run directory the way kiln.training does."""
     run_dir = root / run_id
@@ -94,6 +101,8 @@ def write_run(
     model.save(run_dir / "best.keras")
     x = sample if sample is not None else sample_for(info)
     np.savez(run_dir / "validation_sample.npz", x=x, y=np.zeros(len(x)))
+    if training is not None:
+        np.savez(run_dir / "training_sample.npz", x=training)
     record = RunRecord(
         run_id=run_id,
         task=info.task,

@@ -14,7 +14,7 @@ from kiln.export.batching import TIMING_LIMIT, batch_sizes_to_try
 from kiln.registry import RegistryStore
 
 from .builders import recurrent_model
-from .rundirs import jena_info, write_run
+from .rundirs import TRAINING_SAMPLE, jena_info, write_run
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +57,24 @@ def test_export_registers_a_complete_manifest(exported, segmentation_run):
     assert lines[-1].startswith("registered segmentation_convnet:1")
 
 
+def test_training_statistics_come_from_the_training_sample_and_the_exported_graph(
+    exported, segmentation_run
+):
+    _, manifest, lines = exported
+    stats = manifest.training_stats
+    assert stats is not None and stats.source == "train" and stats.samples == 24
+    assert [f.name for f in stats.inputs] == ["R", "G", "B", "brightness", "contrast"]
+    brightness = stats.inputs[3]
+    # The training sample's pixels (150..250), not the validation sample's (0..255).
+    assert brightness.mean == pytest.approx(TRAINING_SAMPLE.mean(), abs=1e-3)
+    assert 150 <= brightness.edges[0] < brightness.edges[-1] <= 250
+    assert sum(brightness.counts) == 24
+    (classes,) = stats.outputs
+    assert classes.categories == ["foreground", "background", "outline"]
+    assert sum(classes.counts) == 24 * 32 * 32  # each training pixel's predicted class
+    assert "training statistics: 24 training items" in lines
+
+
 def test_the_registered_file_serves_the_validation_sample(
     exported, segmentation_run, small_segmentation_model
 ):
@@ -97,6 +115,8 @@ def test_a_forecasting_run_exports_fused_with_its_timeseries_preprocessing(tmp_p
     assert manifest.metrics["naive_baseline_mae"] == 2.44 and manifest.metrics["test_mae"] == 2.1
     assert "recurrent layers exported as fused ONNX ops: GRU×2" in manifest.notes
     assert [s.shape for s in manifest.outputs] == [[-1, 1]]
+    # A run from before training samples were written still exports, without statistics.
+    assert manifest.training_stats is None
 
 
 def test_missing_run_directory_is_not_found(tmp_path):
