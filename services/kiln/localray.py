@@ -15,11 +15,19 @@ ray-project/ray#64544). Here:
   node IP only (a single-node Ray needs nothing else);
 - HAProxy is started through a wrapper that rewrites its stats and Prometheus ``bind`` lines to
   127.0.0.1 before running the bundled binary (``RAY_SERVE_HAPROXY_BINARY_PATH``);
-- a worker setup hook (:func:`grpc_on_loopback`) makes the replicas' ``[::]:0`` bind 127.0.0.1;
+- a replica binds its gRPC server on 127.0.0.1 instead of ``[::]:0``
+  (:func:`replica_grpc_on_loopback`, applied when ``kiln.serving.deployments`` is imported in
+  a replica of a Ray started here: Ray passes ``KILN_LOOPBACK_RAY`` on to every worker);
 - HAProxy's stats / metrics ports and Serve's fallback proxy ports, fixed numbers by default
   (8404, 9101, 8500, 9500), are free ports chosen per run, so two servers can share a machine.
 
 Only the HTTP port the user asked for listens where the user asked (``--host``).
+
+A Ray started only to serve (``kiln serve``) starts without the processes answering needs
+none of: the dashboard head (Ray's metrics still come from the dashboard agent beside the
+raylet), the autoscaler monitor (nothing to scale on one machine) and the log monitor (logs are
+not forwarded to the driver). That halves the CPU Ray spends starting up on a small machine
+(docs/benchmarks.md). A Ray that also trains (``kiln demo``) starts them all.
 tests/integration/serving/test_commands.py checks every listening socket of the processes.
 """
 
@@ -29,6 +37,8 @@ import os
 import socket
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +51,7 @@ PER_RUN_PORTS = (
     "RAY_SERVE_FALLBACK_PROXY_HTTP_PORT",
     "RAY_SERVE_FALLBACK_PROXY_GRPC_PORT",
 )
-SETUP_HOOK = "kiln.localray.grpc_on_loopback"
+LOOPBACK_RAY = "KILN_LOOPBACK_RAY"  # set in the environment of every process of a Ray started here
 
 
 def free_port() -> int:
@@ -80,7 +90,7 @@ def haproxy_wrapper() -> Path:
 
 def environment(python_proxy: bool = False) -> dict[str, str]:
     """The variables a local Ray must start with (see the module docstring)."""
-    env = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+    env = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", LOOPBACK_RAY: "1"}
     env.update({name: str(free_port()) for name in PER_RUN_PORTS})
     if not python_proxy:
         env.update(FAST_SERVE_ENV)
@@ -91,8 +101,9 @@ def environment(python_proxy: bool = False) -> dict[str, str]:
     return env
 
 
-def init(num_cpus: int | None = None, python_proxy: bool = False) -> None:
-    """Start a local Ray with only what serving needs, every process on loopback."""
+def init(num_cpus: int | None = None, python_proxy: bool = False, training: bool = False) -> None:
+    """Start a local Ray, every process on loopback; without ``training``, only what serving
+    needs (see the module docstring)."""
     os.environ.update(environment(python_proxy))
     constants = sys.modules.get("ray._private.ray_constants")
     if constants is not None:  # Ray already imported (the demo trains first): read at call time
@@ -107,23 +118,55 @@ def init(num_cpus: int | None = None, python_proxy: bool = False) -> None:
         "include_dashboard": False,
         "log_to_driver": False,
         "configure_logging": False,
-        "runtime_env": {"worker_process_setup_hook": SETUP_HOOK},
     }
-    ray.init(**options)
-
-
-def grpc_on_loopback() -> None:
-    """Worker setup hook: gRPC servers a worker asks to bind on ``[::]`` bind loopback.
-
-    Serve's replica binds its inter-deployment gRPC server with
-    ``ray._common.tls_utils.add_port_to_grpc_server(server, "[::]:0")``; the replica module
-    imports that function when Serve first loads in the worker, after this hook has run.
-    """
-    import ray._common.tls_utils as tls
-
-    original = tls.add_port_to_grpc_server
-    if getattr(original, "kiln_loopback", False):
+    if training:
+        ray.init(**options)
         return
+    with serving_components_only():
+        ray.init(**options)
+
+
+@contextmanager
+def serving_components_only() -> Iterator[None]:
+    """While ``ray.init`` starts a local head node: no dashboard head, no autoscaler monitor,
+    no log monitor. ``ray.init`` has no options for these; they are fields of the ``RayParams``
+    it builds (``no_monitor``, ``include_log_monitor``) and a step of ``Node`` it always runs
+    (``start_api_server``, which also waits for the head to come up before the raylet starts)."""
+    import ray._private.node as node
+    import ray._private.parameter as parameter
+
+    params_class, start_api_server = parameter.RayParams, node.Node.start_api_server
+
+    class ServingParams(params_class):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.no_monitor = True
+            self.include_log_monitor = False
+
+    parameter.RayParams = ServingParams  # type: ignore[misc]
+    node.Node.start_api_server = lambda self, **_: None  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        parameter.RayParams = params_class  # type: ignore[misc]
+        node.Node.start_api_server = start_api_server  # type: ignore[method-assign]
+
+
+def replica_grpc_on_loopback() -> None:
+    """In a replica of a Ray started here: its inter-deployment gRPC server binds 127.0.0.1.
+
+    Serve's replica binds that server with ``add_port_to_grpc_server(server, "[::]:0")``, a
+    name its module imported from ``ray._common.tls_utils``, once the deployment's class has
+    been constructed; the class's module (``kiln.serving.deployments``) is imported, and calls
+    this, before. A Ray not started here (a cluster) is left alone: there, other nodes reach
+    the replica over that server.
+    """
+    if os.environ.get(LOOPBACK_RAY) != "1":
+        return
+    replica = sys.modules.get("ray.serve._private.replica")
+    if replica is None or getattr(replica.add_port_to_grpc_server, "kiln_loopback", False):
+        return
+    original = replica.add_port_to_grpc_server
 
     def add_port(server: Any, address: str) -> int:
         if address.startswith("[::]:"):
@@ -131,4 +174,4 @@ def grpc_on_loopback() -> None:
         return int(original(server, address))
 
     add_port.kiln_loopback = True  # type: ignore[attr-defined]
-    tls.add_port_to_grpc_server = add_port
+    replica.add_port_to_grpc_server = add_port  # type: ignore[attr-defined]

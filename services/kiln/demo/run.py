@@ -53,7 +53,7 @@ def run_demo(
 
     started_ray = not ray.is_initialized()
     if started_ray:  # HAProxy ingress, every Ray process on loopback
-        localray.init()
+        localray.init(training=True)
     result = DemoResult(out=out, url="")
     server = None
     try:

@@ -18,6 +18,7 @@ from ray import serve
 from ray.serve.exceptions import BackPressureError
 from ray.serve.handle import DeploymentHandle
 
+from kiln import localray
 from kiln.serving.api import build_api
 from kiln.serving.auth import BearerAuth, load_token
 from kiln.serving.config import RuntimeConfig
@@ -30,6 +31,9 @@ from kiln.serving.v1.types import PredictRequest
 from kiln.serving.v2.types import InferRequest
 
 log = logging.getLogger("kiln.serving")
+# Imported in each replica before it binds its gRPC server: on a Ray `kiln serve` started, bind
+# it on loopback (a no-op on a cluster).
+localray.replica_grpc_on_loopback()
 READY_TIMEOUT_S = 5.0
 
 
