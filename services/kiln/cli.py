@@ -31,6 +31,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "serve": ("kiln.commands.serve", "serve", "Serve registered models with Ray Serve."),
     "predict": ("kiln.commands.predict", "predict", "Send an input to a running server."),
+    "drift": (
+        "kiln.commands.drift",
+        "drift",
+        "Served traffic against the training data: `kiln drift report LOGS --model NAME`.",
+    ),
     "demo": ("kiln.commands.demo", "demo", "The whole product end to end on this machine."),
 }
 
