@@ -35,6 +35,7 @@ log = logging.getLogger("kiln.serving")
 # it on loopback (a no-op on a cluster).
 localray.replica_grpc_on_loopback()
 READY_TIMEOUT_S = 5.0
+SHUTDOWN_FLUSH_S = 3.0
 
 
 class TaskDeployment(ServedTask):
@@ -51,6 +52,13 @@ class TaskDeployment(ServedTask):
 
     def check_health(self) -> None:
         self.model.check_health()
+
+    def __del__(self) -> None:
+        # Serve calls this when the replica stops: the request log's last lines are written
+        # (within Serve's graceful shutdown timeout), not lost with the process.
+        drift = getattr(self, "drift", None)
+        if drift is not None:
+            drift.flush(timeout_s=SHUTDOWN_FLUSH_S)
 
 
 @serve.ingress()

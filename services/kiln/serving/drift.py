@@ -77,11 +77,15 @@ class DriftTracker:
         except queue.Full:
             self.dropped += 1
 
-    def flush(self) -> None:
-        """Write what the request log holds now (tests, and a replica shutting down)."""
+    def flush(self, timeout_s: float = 30.0) -> bool:
+        """Write what the request log holds now (tests, and a replica shutting down); False if
+        the drift thread did not get to it within ``timeout_s``."""
         done = threading.Event()
-        self._queue.put(("flush", done))
-        done.wait(timeout=30)
+        try:
+            self._queue.put(("flush", done), timeout=timeout_s)
+        except queue.Full:
+            return False
+        return done.wait(timeout=timeout_s)
 
     # -- the drift thread ----------------------------------------------------------------
 
