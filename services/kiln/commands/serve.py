@@ -22,6 +22,12 @@ def parse_models(values: tuple[str, ...]) -> dict[str, str]:
     return models
 
 
+def drift_settings(enabled: bool, log_uri: str | None, rate: float) -> dict[str, object]:
+    if log_uri is None:
+        return {"enabled": enabled}
+    return {"enabled": enabled, "request_log": {"sample_rate": rate, "uri": log_uri}}
+
+
 @click.command(context_settings={"show_default": True})
 @click.option("--registry", help="Model registry (default: $KILN_REGISTRY, else ./kiln-registry).")
 @click.option(
@@ -53,6 +59,24 @@ def parse_models(values: tuple[str, ...]) -> dict[str, str]:
     help="Seconds to wait to fill a batch (default 0: batch what is queued).",
 )
 @click.option(
+    "--drift/--no-drift",
+    default=True,
+    help="Measure input and output drift against each model's training statistics "
+    "(the kiln_*_drift_score metrics).",
+)
+@click.option(
+    "--request-log",
+    metavar="URI",
+    help="Write a sample of requests as JSON lines under this directory or s3:// / gs:// "
+    "prefix (read back with `kiln drift report`).",
+)
+@click.option(
+    "--log-sample-rate",
+    type=float,
+    default=0.1,
+    help="Share of requests --request-log writes (0..1).",
+)
+@click.option(
     "--ingress",
     type=click.Choice(["haproxy", "python"]),
     default="haproxy",
@@ -76,6 +100,9 @@ def serve(
     address: str | None,
     max_batch_size: int | None,
     batch_wait: float | None,
+    drift: bool,
+    request_log: str | None,
+    log_sample_rate: float,
     ingress: str,
     fast: bool,
     config_file: str | None,
@@ -87,6 +114,7 @@ def serve(
       kiln serve --registry kiln-registry
       kiln serve --task classification --port 8080
       kiln serve --model forecasting=jena-lstm:3 --max-batch-size 16
+      kiln serve --request-log kiln-request-log --log-sample-rate 0.05
     """
     from rich.console import Console
 
@@ -112,6 +140,7 @@ def serve(
                 "registry": uri,
                 "models": {t: c.model_dump() for t, c in chosen.items()},
                 "batching": batching,
+                "drift": drift_settings(drift, request_log, log_sample_rate),
             },
             "serve flags",
         )

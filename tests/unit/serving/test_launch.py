@@ -56,3 +56,18 @@ def test_a_busy_port_is_refused_before_ray_starts():
         port = busy.getsockname()[1]
         with pytest.raises(ConfigError, match=f"127.0.0.1:{port}"):
             check_port_free("127.0.0.1", port)
+
+
+def test_serve_flags_for_drift_and_the_request_log_are_checked_before_ray_starts(registry):
+    from click.testing import CliRunner
+
+    from kiln.commands.serve import drift_settings, serve
+
+    rate = ["--registry", registry, "--request-log", "/tmp/log", "--log-sample-rate", "1.5"]
+    result = CliRunner().invoke(serve, rate)
+    assert result.exit_code == 2 and "sample_rate" in result.output
+    assert drift_settings(False, None, 0.1) == {"enabled": False}
+    assert drift_settings(True, "s3://b/log", 0.2)["request_log"] == {
+        "sample_rate": 0.2,
+        "uri": "s3://b/log",
+    }
