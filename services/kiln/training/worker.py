@@ -1,8 +1,8 @@
 """The per-worker training loop that Ray Train runs on every worker.
 
-Each worker creates a MultiWorkerMirroredStrategy first (collective ops must be configured
-before any other TensorFlow op; Ray's TensorflowTrainer has set TF_CONFIG), loads its shard of
-the data, builds and compiles the model inside ``strategy.scope()`` (or restores it, with its
+Each worker creates its distribution strategy first (collective ops must be configured before
+any other TensorFlow op; Ray's TensorflowTrainer has set TF_CONFIG), loads its shard of the
+data, builds and compiles the model inside ``strategy.scope()`` (or restores it, with its
 optimizer state, from the last Ray Train checkpoint) and runs ``model.fit``.
 """
 
@@ -63,6 +63,21 @@ def distribute(
     return strategy.distribute_datasets_from_function(shard), steps
 
 
+def make_strategy(world_size: int) -> tf.distribute.Strategy:
+    """MultiWorkerMirroredStrategy across two or more workers; TensorFlow's default strategy
+    for one.
+
+    With one worker there is nothing to keep in sync: the gradients' all-reduce over one
+    replica is the identity, and the shard is the whole split. MWMS would still route every
+    step and every log value through collective ops and rebuild a distributed iterator for each
+    validation pass; the default strategy trains exactly as a plain ``fit`` does.
+    """
+    if world_size == 1:
+        return tf.distribute.get_strategy()
+    keras_mwms_patch.apply()
+    return tf.distribute.MultiWorkerMirroredStrategy()
+
+
 def _restore(checkpoint: ray.train.Checkpoint, scratch: Path) -> tuple[keras.Model, RunState]:
     restored = scratch / "restored"
     with checkpoint.as_directory() as directory:
@@ -78,14 +93,13 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
     """Ray Train's entry point on each worker. ``loop_config`` carries the TrainConfig (as a
     dict), the run id, the run's URI and an optional progress queue."""
     config = TrainConfig.model_validate(loop_config["config"])
-    keras_mwms_patch.apply()
-    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    context = ray.train.get_context()
+    rank, world_size = context.get_world_rank(), context.get_world_size()
+    strategy = make_strategy(world_size)
 
     from kiln.data.loaders import load_splits
     from kiln.models.build import build_model
 
-    context = ray.train.get_context()
-    rank, world_size = context.get_world_rank(), context.get_world_size()
     keras.utils.set_random_seed(config.seed)
     splits = load_splits(config.task, config.data, config.data_options)
     counts = splits.info.split_counts
