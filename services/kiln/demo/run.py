@@ -122,6 +122,9 @@ def _train_and_export(
                 workers=config.workers,
                 steps_per_epoch=plan.steps_per_epoch,
                 early_stopping=EarlyStoppingConfig(patience=plan.early_stopping_patience),
+                # The demo recovers from no failure and resumes nothing: one checkpoint, at
+                # the end (or where EarlyStopping ends the run), instead of one per epoch.
+                checkpoint_every=plan.epochs,
                 seed=config.seed,
                 out=str(out / "runs"),
                 run_id=f"{plan.task}-{plan.model}",
