@@ -16,7 +16,7 @@ from typing import Literal
 from kiln.errors import ConfigError
 
 Task = Literal["segmentation", "classification", "forecasting"]
-Layout = Literal["pets", "folder", "mnist", "jena", "timeseries_csv", "image_masks"]
+Layout = Literal["pets", "folder", "mnist", "jena", "timeseries_csv", "image_masks", "labels_csv"]
 # What the model reads: images (height, width, channels) or windows of table rows.
 Modality = Literal["image", "timeseries"]
 # What /v1/{task}/predict answers per item: a class label, a per-pixel class mask, or a value.
@@ -95,6 +95,16 @@ _FOLDER = LayoutSpec(
     synthetic_unit="images over 2 classes",
     synthetic_minimum=8,
 )
+_LABELS_CSV = LayoutSpec(
+    name="labels_csv",
+    description="labels.csv (header path,label) listing images relative to its folder",
+    book_input=(180, 180, 3),
+    book_classes=2,
+    synthetic_kind="labelled",
+    synthetic_size=96,
+    synthetic_unit="images over 2 classes listed in labels.csv",
+    synthetic_minimum=8,
+)
 _MNIST = LayoutSpec(
     name="mnist",
     description="an .npz with x_train, y_train, x_test, y_test",
@@ -142,7 +152,7 @@ SPECS: dict[str, TaskSpec] = {
         TaskSpec(
             name="classification",
             modality="image",
-            layouts=(_FOLDER, _MNIST),
+            layouts=(_FOLDER, _MNIST, _LABELS_CSV),
             answer="label",
             answer_description="the label and the probability of each class",
         ),

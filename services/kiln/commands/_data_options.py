@@ -22,6 +22,11 @@ FLAGS: list[tuple[str, str, dict[str, Any]]] = [
             "help": "Read the data as this layout (e.g. jena) instead of detecting it.",
         },
     ),
+    (
+        "--image-size",
+        "image_size",
+        {"type": click.IntRange(1, 8192), "help": "Resize images to this square side."},
+    ),
     ("--time-column", "time_column", {"help": "The time column (default: detected)."}),
     ("--target", "target_column", {"help": "The column to forecast (Jena: T (degC))."}),
     (
@@ -72,7 +77,9 @@ def data_options(flags: dict[str, Any]) -> dict[str, Any]:
         value = flags.pop(field, None)
         if value is None or value == ():
             continue
-        if field == "features":
+        if field == "image_size":
+            value = (value, value)
+        elif field == "features":
             value = [name.strip() for name in value.split(",") if name.strip()]
-        given[field] = list(value) if isinstance(value, tuple) else value
+        given[field] = list(value) if isinstance(value, tuple) and field != "image_size" else value
     return given

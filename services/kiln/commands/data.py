@@ -59,7 +59,6 @@ def synth(kind: str, out: str, size: int | None, seed: int) -> None:
 @data.command()
 @click.option("--task", type=click.Choice(TASKS), required=True, help="The task to read for.")
 @click.argument("path")
-@click.option("--image-size", type=int, default=None, help="Resize images to this square side.")
 @click.option("--sequence-length", type=int, default=None, help="Forecasting window length.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole DatasetInfo as JSON.")
 @data_flags
@@ -67,7 +66,6 @@ def synth(kind: str, out: str, size: int | None, seed: int) -> None:
 def inspect(
     task: str,
     path: str,
-    image_size: int | None,
     sequence_length: int | None,
     as_json: bool,
     **flags: Any,
@@ -81,8 +79,6 @@ def inspect(
     from kiln.data.loaders import load_splits
 
     raw: dict = data_options(flags)
-    if image_size is not None:
-        raw["image_size"] = (image_size, image_size)
     if sequence_length is not None:
         raw["sequence_length"] = sequence_length
     info = load_splits(task, path, validate(LoadOptions, raw, "data options")).info

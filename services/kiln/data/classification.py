@@ -1,6 +1,7 @@
 """Classification data: a folder of class sub-folders, or MNIST's ``.npz``.
 
-Folder: class names are the sorted sub-folder names (any number ≥ 2); labels are their indices.
+Folder: images are read as grayscale (one channel) when every file is grayscale, else as RGB
+(``kiln.data.images.image_channels``). Class names are the sorted sub-folder names (any number ≥ 2); labels are their indices.
 With ``train/`` (and optionally ``validation/``, ``test/``) sub-folders, as the book builds
 cats-vs-dogs, those are the splits; a missing ``validation/`` or ``test/`` is carved from
 ``train/`` per class with ``validation_fraction`` / ``test_fraction``. Without them, every
@@ -18,11 +19,18 @@ from pathlib import Path
 
 import numpy as np
 
-from kiln.data.images import DecodeReport, check_memory, decode_in_order, read_image
+from kiln.data.images import (
+    DecodeReport,
+    check_memory,
+    decode_in_order,
+    image_channels,
+    read_image,
+)
 from kiln.data.info import DEFAULT_IMAGE_SIZE, DatasetInfo, LoadOptions, SplitCounts
 from kiln.data.layout import IMAGE_SUFFIXES, SPLIT_DIRS, fingerprint, subdirs, visible
 from kiln.data.splits import Splits, image_dataset
 from kiln.errors import ConfigError, DataError
+from kiln.tasks import Layout
 
 FOLDER_HOLDOUT = 0.15
 MNIST_VALIDATION = 1 / 6
@@ -42,7 +50,7 @@ def _class_files(class_dir: Path, report: DecodeReport) -> list[Path]:
     return files
 
 
-def _carve(items: Items, fraction: float, rng: np.random.Generator) -> tuple[Items, Items]:
+def carve(items: Items, fraction: float, rng: np.random.Generator) -> tuple[Items, Items]:
     """Split ``items`` per class: (kept, carved), carving ``fraction`` of each class (at least
     one image of any class with three or more)."""
     kept: Items = []
@@ -89,19 +97,19 @@ def _folder_items(root: Path, options: LoadOptions, report: DecodeReport) -> tup
         if split_root is not None and (root / name).is_dir():
             splits[name] = collect(root / name)
     if "test" not in splits:
-        items, splits["test"] = _carve(items, options.test_fraction, rng)
+        items, splits["test"] = carve(items, options.test_fraction, rng)
     if "validation" not in splits:
-        items, splits["validation"] = _carve(items, holdout, rng)
+        items, splits["validation"] = carve(items, holdout, rng)
     splits["train"] = items
     return class_names, splits
 
 
-def _decode(items: Items, size: tuple[int, int], report: DecodeReport):
+def decode_items(items: Items, size: tuple[int, int], channels: int, report: DecodeReport):
     """Decode ``items`` into one preallocated uint8 array (no second copy from stacking)."""
-    images = np.empty((len(items), *size, 3), np.uint8)
+    images = np.empty((len(items), *size, channels), np.uint8)
     labels = np.empty((len(items),), np.int32)
     count = 0
-    decode = partial(_read_item, size=size)
+    decode = partial(_read_item, size=size, channels=channels)
     for decoded in decode_in_order(decode, items, report):
         if decoded is not None:
             images[count], labels[count] = decoded
@@ -110,9 +118,9 @@ def _decode(items: Items, size: tuple[int, int], report: DecodeReport):
 
 
 def _read_item(
-    item: tuple[Path, int], report: DecodeReport, size: tuple[int, int]
+    item: tuple[Path, int], report: DecodeReport, size: tuple[int, int], channels: int
 ) -> tuple[np.ndarray, int] | None:
-    decoded = read_image(item[0], size, 3, report)
+    decoded = read_image(item[0], size, channels, report)
     return None if decoded is None else (decoded[0], item[1])
 
 
@@ -120,31 +128,45 @@ def load_folder(root: Path, options: LoadOptions) -> Splits:
     height, width = options.image_size or (DEFAULT_IMAGE_SIZE["folder"],) * 2
     report = DecodeReport()
     class_names, items = _folder_items(root, options, report)
-    total = sum(len(v) for v in items.values())
-    check_memory(total, height, width, 3, options.memory_budget_mb)
-    arrays = {name: _decode(items[name], (height, width), report) for name in SPLIT_DIRS}
+    return labelled_splits(root, "folder", class_names, items, (height, width), options, report)
+
+
+def labelled_splits(
+    root: Path,
+    layout: Layout,
+    class_names: list[str],
+    items: dict[str, Items],
+    size: tuple[int, int],
+    options: LoadOptions,
+    report: DecodeReport,
+) -> Splits:
+    """Decode labelled image files, already split, into splits; grayscale (one channel) when
+    every image is grayscale, else RGB."""
+    files = [p for v in items.values() for p, _ in v]
+    channels = image_channels(files)
+    check_memory(len(files), *size, channels, options.memory_budget_mb)
+    arrays = {name: decode_items(items[name], size, channels, report) for name in SPLIT_DIRS}
     for name, (x, _) in arrays.items():
         if len(x) == 0:
             raise DataError(
                 f"the {name} split of {root} has no usable images; give each class at least "
-                "3 decodable images, or a non-empty "
-                f"{name}/ folder"
+                f"3 decodable images{', or a non-empty ' + name + '/ folder' if layout == 'folder' else ''}"
             )
     info = DatasetInfo(
         task="classification",
-        layout="folder",
+        layout=layout,
         root=str(root),
-        input_shape=[height, width, 3],
+        input_shape=[*size, channels],
         num_classes=len(class_names),
         class_names=class_names,
-        image_height=height,
-        image_width=width,
-        image_channels=3,
+        image_height=size[0],
+        image_width=size[1],
+        image_channels=channels,
         split_counts=SplitCounts(**{name: len(arrays[name][0]) for name in SPLIT_DIRS}),
         skipped_files=report.skipped,
         converted_files=report.converted,
         warnings=report.all_warnings,
-        fingerprint=fingerprint(root, [p for v in items.values() for p, _ in v]),
+        fingerprint=fingerprint(root, files),
     )
     datasets = {name: image_dataset(*arrays[name]) for name in SPLIT_DIRS}
     return Splits(**datasets, info=info)

@@ -117,6 +117,24 @@ def check_memory(count: int, height: int, width: int, channels: int, budget_mb: 
         )
 
 
+# Modes that hold no colour: a dataset made only of these is read with one channel.
+_GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "F"})
+
+
+def image_channels(paths: Iterable[Path]) -> int:
+    """1 when every readable image among ``paths`` is grayscale, else 3: chosen from the data,
+    not assumed. Reads file headers only; unreadable files are left to the decode to skip."""
+    for path in paths:
+        try:
+            with Image.open(path) as image:
+                gray = image.mode in _GRAY_MODES
+        except (OSError, SyntaxError, ValueError):
+            continue
+        if not gray:
+            return 3
+    return 1
+
+
 def _to_rgb(image: Image.Image) -> Image.Image:
     if image.mode in _ALPHA_MODES or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")

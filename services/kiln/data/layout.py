@@ -9,10 +9,13 @@ Layouts (the real datasets' own):
            ``Date Time``, the Jena preset).
   image_masks — ``images/`` and ``masks/`` matched by stem, with ``classes.txt`` / ``.json``.
   timeseries_csv — any other single ``.csv`` (reads its header line only to tell it from Jena).
+  labels_csv — ``labels.csv`` whose header starts ``path,label``, listing images (the listing
+           wins over class folders beside it: the images may well sit in sub-folders).
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +28,7 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"})
 SPLIT_DIRS = ("train", "validation", "test")
 JENA_FILE = "jena_climate_2009_2016.csv"
 MNIST_FILE = "mnist.npz"
+LABELS_FILE = "labels.csv"
 
 
 def visible(path: Path) -> bool:
@@ -65,6 +69,19 @@ def _first_cell(path: Path) -> str:
         return ""
 
 
+def holds_labels_csv(path: Path) -> bool:
+    """Whether ``path`` is a folder with a ``labels.csv`` whose header starts ``path,label``."""
+    listing = path / LABELS_FILE
+    if not listing.is_file():
+        return False
+    try:
+        with listing.open(encoding="utf-8-sig", newline="") as handle:
+            header = next(csv.reader(handle), [])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return False
+    return [cell.strip().lower() for cell in header[:2]] == ["path", "label"]
+
+
 def mnist_npz(path: Path) -> Path | None:
     """The MNIST ``.npz`` at or inside ``path``, if there is exactly one."""
     return _single_file(path, ".npz", MNIST_FILE)
@@ -86,7 +103,7 @@ def _holds_pets(path: Path) -> bool:
 
 
 def _holds_folder(path: Path) -> bool:
-    return path.is_dir() and _is_class_folder_root(path)
+    return path.is_dir() and not holds_labels_csv(path) and _is_class_folder_root(path)
 
 
 # How to recognise each layout on disk (file names only).
@@ -97,6 +114,7 @@ DETECTORS: dict[str, Callable[[Path], bool]] = {
     "jena": _holds_jena,
     "timeseries_csv": lambda path: jena_csv(path) is not None,
     "image_masks": lambda path: (path / "images").is_dir() and (path / "masks").is_dir(),
+    "labels_csv": holds_labels_csv,
 }
 
 

@@ -3,7 +3,7 @@
 It detects (or takes) the layout, dispatches to that layout's loader, and returns unbatched
 ``(x, y)`` datasets with float32 inputs plus a ``DatasetInfo``. Each layout's recipe and its
 handling of messy files is documented in its own module: ``pets``, ``classification``
-(folder and MNIST), ``jena`` / ``jena_csv`` (the Jena preset) and ``timeseries`` (any CSV).
+(folder and MNIST), ``labels_csv`` (a path,label listing), ``jena`` / ``jena_csv`` (the Jena preset) and ``timeseries`` (any CSV).
 
 ``path`` may be an object-store URI (``s3://``, ``gs://``): the dataset is then staged into
 the node's scratch cache by :func:`kiln.storage.stage` (each Ray worker stages its own copy;
@@ -21,6 +21,7 @@ from kiln import storage
 from kiln.data.classification import load_folder, load_mnist
 from kiln.data.info import TASK_LAYOUTS, LoadOptions
 from kiln.data.jena import load_jena
+from kiln.data.labels_csv import load_labels_csv
 from kiln.data.layout import detect_layout, jena_csv, mnist_npz
 from kiln.data.masks import load_image_masks
 from kiln.data.pets import load_pets
@@ -86,4 +87,5 @@ LOADERS: dict[str, Callable[[Path, LoadOptions], Splits]] = {
     "jena": _load_jena,
     "timeseries_csv": _load_timeseries_csv,
     "image_masks": load_image_masks,
+    "labels_csv": load_labels_csv,
 }

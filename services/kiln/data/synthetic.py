@@ -15,7 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from kiln.data.synthetic_images import write_folder, write_masks, write_mnist, write_pets
+from kiln.data.synthetic_images import (
+    write_folder,
+    write_labelled,
+    write_masks,
+    write_mnist,
+    write_pets,
+)
 from kiln.data.synthetic_jena import write_jena
 from kiln.data.synthetic_timeseries import write_timeseries
 from kiln.errors import ConfigError
@@ -30,6 +36,7 @@ WRITERS: dict[str, Callable[[Path, int, int], list[Path]]] = {
     "jena": write_jena,
     "timeseries_csv": write_timeseries,
     "image_masks": write_masks,
+    "labels_csv": write_labelled,
 }
 KINDS: tuple[str, ...] = tuple(SYNTHETIC_KINDS)
 

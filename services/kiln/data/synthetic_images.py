@@ -152,6 +152,24 @@ def write_folder(
     return written
 
 
+def write_labelled(
+    out: Path, count: int, seed: int, class_names: tuple[str, ...] = ("round", "square")
+) -> list[Path]:
+    """``count`` grayscale PNGs in ``scans/`` listed by ``labels.csv`` (``path,label``): the
+    generic classification layout, one channel, named unlike the book's cats and dogs."""
+    rng = np.random.default_rng(seed)
+    (out / "scans").mkdir(parents=True, exist_ok=True)
+    lines, written = ["path,label"], []
+    for index in range(max(4 * len(class_names), count)):
+        label = index % len(class_names)
+        path = out / "scans" / f"scan_{index:04d}.png"
+        Image.fromarray(class_image(rng, label)).convert("L").save(path)
+        lines.append(f"scans/{path.name},{class_names[label]}")
+        written.append(path)
+    (out / "labels.csv").write_text("\n".join(lines) + "\n")
+    return [*written, out / "labels.csv"]
+
+
 # Each digit as strokes on a 4-wide, 6-tall grid (x, y); drawn with jitter, thickness and offset.
 _DIGIT_STROKES: dict[int, list[list[tuple[float, float]]]] = {
     0: [[(0.5, 0), (3.5, 0), (4, 1), (4, 5), (3.5, 6), (0.5, 6), (0, 5), (0, 1), (0.5, 0)]],

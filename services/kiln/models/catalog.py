@@ -49,7 +49,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture(
             name="mini_xception",
             task="classification",
-            layouts=("folder", "mnist"),
+            layouts=("folder", "mnist", "labels_csv"),
             builder=f"{_VISION}:mini_xception",
             description="Augmentation (flip, rotation, zoom), Rescaling, 5x5 stem, residual "
             "blocks of BatchNorm/ReLU/SeparableConv2D x2 + MaxPooling for 32..512, GAP, "
@@ -59,7 +59,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture(
             name="residual_convnet",
             task="classification",
-            layouts=("folder", "mnist"),
+            layouts=("folder", "mnist", "labels_csv"),
             builder=f"{_VISION}:residual_convnet",
             description="Small residual convnet: three residual blocks (32, 64, 128) and GAP "
             "(DLwP ch. 9).",
@@ -68,7 +68,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture(
             name="mnist_convnet",
             task="classification",
-            layouts=("mnist", "folder"),
+            layouts=("mnist", "folder", "labels_csv"),
             builder=f"{_VISION}:mnist_convnet",
             description="Conv2D 32-64-128 with max pooling, Flatten, softmax head (DLwP ch. 8).",
             loss=_CLASSIFICATION_LOSS,
