@@ -22,13 +22,29 @@ OUT_OPTION = click.option(
 )
 
 
+def _named(evaluation: dict, prefix: str) -> str | None:
+    """The key holding a figure named ``prefix`` or ``prefix_<unit>`` (``test_mae_kw``)."""
+    return next(
+        (k for k in evaluation if k == prefix or k.startswith(f"{prefix}_")),
+        None,
+    )
+
+
 def headline(evaluation: dict) -> str:
-    """The one figure that says how good a run is, by task."""
-    for key in ("test_mae_celsius", "test_accuracy", "test_pixel_accuracy"):
-        if isinstance(evaluation.get(key), float):
-            text = f"{key} {evaluation[key]:.4f}"
-            naive = evaluation.get("naive_baseline_mae_celsius")
-            return f"{text} (naive {naive:.4f})" if isinstance(naive, float) else text
+    """The one figure that says how good a run is, by task, next to its baseline."""
+    baselines = {
+        "test_mae": ("naive_baseline_mae", "naive"),
+        "test_pixel_accuracy": ("majority_baseline_pixel_accuracy", "constant mask"),
+    }
+    for prefix in ("test_mae", "test_accuracy", "test_pixel_accuracy"):
+        key = _named(evaluation, prefix) if prefix == "test_mae" else prefix
+        if key is None or not isinstance(evaluation.get(key), float):
+            continue
+        text = f"{key} {evaluation[key]:.4f}"
+        name, label = baselines.get(prefix, ("-", ""))
+        baseline = _named(evaluation, name)
+        value = evaluation.get(baseline) if baseline else None
+        return f"{text} ({label} {value:.4f})" if isinstance(value, float) else text
     return "-"
 
 

@@ -149,6 +149,12 @@ class DatasetInfo(_Model):
     # Each column's unit, from a header such as ``T (degC)`` ("" where the header gives none).
     units: list[str] = Field(default_factory=list)
     target_unit: str | None = None
+    # The target's mean and standard deviation over the training rows (``timeseries_csv``): the
+    # forecasting models learn the target in these units and scale back in their last layer, so
+    # a target in the thousands trains as well as one near zero. None for the Jena preset,
+    # which keeps the book's raw-°C head.
+    target_mean: float | None = None
+    target_std: float | None = None
     # Bookkeeping.
     split_counts: SplitCounts
     skipped_files: int = 0

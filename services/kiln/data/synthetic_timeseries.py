@@ -1,7 +1,8 @@
 """A generic hourly timeseries CSV (columns named unlike Jena's) with a learnable signal.
 
-The target ``load (kW)`` (small offset, so a short run need not learn a large bias) follows a daily cycle plus a term that follows ``pressure (hPa)``
-one day earlier, plus noise: a model reading the window predicts the load 24 h ahead, while
+The target ``load (kW)``, a site's load in the thousands of kW (the models learn it
+standardized, see ``DatasetInfo.target_mean``), follows a daily cycle plus a term that follows
+``pressure (hPa)`` one day earlier, plus noise: a model reading the window predicts the load 24 h ahead, while
 the naive baseline ("the load now") pays for every change of that term. Timestamps are ISO
 8601 with a UTC offset (``timestamp``), so the time zone rule has nothing to guess.
 """
@@ -31,7 +32,7 @@ def timeseries_table(days: int, seed: int) -> np.ndarray:
     anomaly = _weather(rng, np.concatenate([hours[:ROWS_PER_DAY] - 24.0, hours]))
     now, day_before = anomaly[ROWS_PER_DAY:], anomaly[:rows]
     daily = np.cos(2 * np.pi * (hours - 18.0) / 24.0)  # the evening peak
-    load = 5.0 + 10.0 * daily + 8.0 * day_before + rng.normal(0, 0.5, rows)
+    load = 2500.0 + 400.0 * daily + 320.0 * day_before + rng.normal(0, 20.0, rows)
     pressure = 1012.0 + 6.0 * now + rng.normal(0, 0.2, rows)
     outdoor = 12.0 - 5.0 * np.cos(2 * np.pi * (hours - 3.0) / 24.0) + rng.normal(0, 0.3, rows)
     humidity = np.clip(70.0 - 8.0 * now + rng.normal(0, 2.0, rows), 10.0, 100.0)

@@ -6,7 +6,8 @@ The book's recipe on the user's columns: rows split chronologically (``train_fra
 the column's own unit. A window and its target lie inside one split and one segment (a gap
 is never crossed, a window never straddles two splits). Mean and standard deviation come from
 the training rows only; a column constant there is dropped with a warning (its standard
-deviation would divide by zero), a constant target is refused. The naive baseline ("the target
+deviation would divide by zero), a constant target is refused; the target's own mean and
+deviation are recorded for the models' output scaling (``DatasetInfo.target_mean``). The naive baseline ("the target
 now") is measured on the same test windows. Reading and cleaning rules: ``timeseries_read``
 and ``timeseries_clean``; time zones: ``timeseries_time``.
 """
@@ -150,7 +151,8 @@ def load_timeseries_csv(path: Path, root: Path, options: LoadOptions) -> Splits:
     train = series.values[: bounds[0][1]]
     mean, std = train.mean(axis=0), train.std(axis=0)
     normalized = ((series.values - mean) / std).astype(np.float32)
-    target = series.values[:, series.columns.index(options.target_column)].astype(np.float32)
+    target_index = series.columns.index(options.target_column)
+    target = series.values[:, target_index].astype(np.float32)
     test = starts[2]
     naive = np.abs(target[test + windows.delay] - target[test + windows.span]).astype(np.float64)
     info = DatasetInfo(
@@ -166,6 +168,8 @@ def load_timeseries_csv(path: Path, root: Path, options: LoadOptions) -> Splits:
         sampling_rate=windows.sampling_rate,
         target_column=options.target_column,
         target_unit=unit_of(options.target_column),
+        target_mean=float(mean[target_index]),
+        target_std=float(std[target_index]),
         time_column=series.time_column,
         horizon_hours=windows.horizon_rows * series.interval / 3600.0,
         row_interval_minutes=series.interval / 60.0,

@@ -2,7 +2,7 @@
 
 The catalog (``kiln.models.catalog``) says which names exist, which task and layouts they fit
 and which function builds each; this module imports that builder and gives it the input shape
-(and class count, if it takes one) from the ``DatasetInfo``. ``overrides`` are the builders' size knobs (``filters``,
+(and class count, and a forecasting target's scale, if it takes them) from the ``DatasetInfo``. ``overrides`` are the builders' size knobs (``filters``,
 ``block_sizes``, ``units`` ...), used by tests and smoke runs to build narrower models; the
 defaults are the book's.
 """
@@ -22,7 +22,7 @@ from kiln.errors import ConfigError
 from kiln.models.catalog import ARCHITECTURES, Architecture, check
 
 # What a builder may take from the data rather than from the user.
-_FROM_DATA = ("input_shape", "num_classes")
+_FROM_DATA = ("input_shape", "num_classes", "target_scale")
 
 
 def builder_of(arch: Architecture) -> Callable[..., keras.Model]:
@@ -43,9 +43,21 @@ def build_model(name: str, info: DatasetInfo, **overrides: Any) -> keras.Model:
         raise ConfigError(
             f"{name} has no setting(s) {unknown}; it accepts {_knobs(builder) or 'none'}"
         )
-    data = {"input_shape": info.input_shape, "num_classes": info.num_classes}
+    data = {
+        "input_shape": info.input_shape,
+        "num_classes": info.num_classes,
+        "target_scale": target_scale(info),
+    }
     wanted = inspect.signature(builder).parameters
     return builder(**{key: value for key, value in data.items() if key in wanted}, **overrides)
+
+
+def target_scale(info: DatasetInfo) -> tuple[float, float] | None:
+    """(mean, standard deviation) of a forecasting target the model should learn scaled, or
+    None when the data records none (the Jena preset: the book's raw head)."""
+    if info.target_mean is None or info.target_std is None:
+        return None
+    return (info.target_mean, info.target_std)
 
 
 def reference_info(name: str) -> DatasetInfo:

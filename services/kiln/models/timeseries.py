@@ -2,6 +2,8 @@
 
 Inputs are windows of normalized rows ``(sequence_length, columns)``; the output is one number,
 the target column (°C) ``horizon`` after the window, trained with MSE and reported as MAE.
+Given ``target_scale`` (a user's CSV: the target's training mean and deviation), the last Dense
+predicts the standardized target and a Rescaling layer named ``output`` answers in its unit.
 Dropout and recurrent dropout act only in training, so inference is deterministic.
 Every builder takes the hyperparameters ``kiln tune`` searches (``kiln.models.spaces``) as
 keyword arguments whose defaults are the book's: RMSprop at its default learning rate 1e-3.
@@ -19,8 +21,17 @@ from kiln.errors import ConfigError
 BOOK_LEARNING_RATE = 1e-3
 
 
-def _finish(inputs, x, name: str, learning_rate: float) -> keras.Model:
-    outputs = layers.Dense(1, name="output")(x)
+def _finish(
+    inputs, x, name: str, learning_rate: float, target_scale: tuple[float, float] | None
+) -> keras.Model:
+    if target_scale is None:
+        outputs = layers.Dense(1, name="output")(x)
+    else:
+        # Learn the target standardized, answer in its unit: the last Dense starts near the
+        # scale of a standardized value, whatever the unit's magnitude (kW in the thousands).
+        mean, std = target_scale
+        scaled = layers.Dense(1, name="standardized_output")(x)
+        outputs = layers.Rescaling(scale=std, offset=mean, name="output")(scaled)
     model = keras.Model(inputs, outputs, name=name)
     optimizer = keras.optimizers.RMSprop(learning_rate=learning_rate)
     model.compile(optimizer=optimizer, loss="mse", metrics=["mae"])
@@ -28,16 +39,22 @@ def _finish(inputs, x, name: str, learning_rate: float) -> keras.Model:
 
 
 def dense(
-    input_shape: Sequence[int], units: int = 16, learning_rate: float = BOOK_LEARNING_RATE
+    input_shape: Sequence[int],
+    units: int = 16,
+    learning_rate: float = BOOK_LEARNING_RATE,
+    target_scale: tuple[float, float] | None = None,
 ) -> keras.Model:
     inputs = keras.Input(shape=tuple(input_shape), name="input")
     x = layers.Flatten()(inputs)
     x = layers.Dense(units, activation="relu")(x)
-    return _finish(inputs, x, "dense", learning_rate)
+    return _finish(inputs, x, "dense", learning_rate, target_scale)
 
 
 def conv1d(
-    input_shape: Sequence[int], filters: int = 8, learning_rate: float = BOOK_LEARNING_RATE
+    input_shape: Sequence[int],
+    filters: int = 8,
+    learning_rate: float = BOOK_LEARNING_RATE,
+    target_scale: tuple[float, float] | None = None,
 ) -> keras.Model:
     # Kernels of 24, 12 and 6 samples with two poolings of 2 need at least 69 samples:
     # 69 - 23 = 46, pooled 23, - 11 = 12, pooled 6, and the last kernel needs 6.
@@ -50,13 +67,14 @@ def conv1d(
     x = layers.MaxPooling1D(2)(x)
     x = layers.Conv1D(filters, 6, activation="relu")(x)
     x = layers.GlobalAveragePooling1D()(x)
-    return _finish(inputs, x, "conv1d", learning_rate)
+    return _finish(inputs, x, "conv1d", learning_rate, target_scale)
 
 
 def lstm(
     input_shape: Sequence[int],
     units: int = 16,
     learning_rate: float = BOOK_LEARNING_RATE,
+    target_scale: tuple[float, float] | None = None,
     recurrent_dropout: float = 0.0,
     dropout: float = 0.0,
 ) -> keras.Model:
@@ -66,26 +84,28 @@ def lstm(
     x = layers.LSTM(units, recurrent_dropout=recurrent_dropout)(inputs)
     if dropout:
         x = layers.Dropout(dropout)(x)
-    return _finish(inputs, x, "lstm", learning_rate)
+    return _finish(inputs, x, "lstm", learning_rate, target_scale)
 
 
 def lstm_dropout(
     input_shape: Sequence[int],
     units: int = 32,
     learning_rate: float = BOOK_LEARNING_RATE,
+    target_scale: tuple[float, float] | None = None,
     recurrent_dropout: float = 0.25,
     dropout: float = 0.5,
 ) -> keras.Model:
     inputs = keras.Input(shape=tuple(input_shape), name="input")
     x = layers.LSTM(units, recurrent_dropout=recurrent_dropout)(inputs)
     x = layers.Dropout(dropout)(x)
-    return _finish(inputs, x, "lstm_dropout", learning_rate)
+    return _finish(inputs, x, "lstm_dropout", learning_rate, target_scale)
 
 
 def stacked_gru(
     input_shape: Sequence[int],
     units: int = 32,
     learning_rate: float = BOOK_LEARNING_RATE,
+    target_scale: tuple[float, float] | None = None,
     recurrent_dropout: float = 0.5,
     dropout: float = 0.5,
     stacked_layers: int = 2,
@@ -99,12 +119,15 @@ def stacked_gru(
         last = index == stacked_layers - 1
         x = layers.GRU(units, recurrent_dropout=recurrent_dropout, return_sequences=not last)(x)
     x = layers.Dropout(dropout)(x)
-    return _finish(inputs, x, "stacked_gru", learning_rate)
+    return _finish(inputs, x, "stacked_gru", learning_rate, target_scale)
 
 
 def bidirectional_lstm(
-    input_shape: Sequence[int], units: int = 16, learning_rate: float = BOOK_LEARNING_RATE
+    input_shape: Sequence[int],
+    units: int = 16,
+    learning_rate: float = BOOK_LEARNING_RATE,
+    target_scale: tuple[float, float] | None = None,
 ) -> keras.Model:
     inputs = keras.Input(shape=tuple(input_shape), name="input")
     x = layers.Bidirectional(layers.LSTM(units))(inputs)
-    return _finish(inputs, x, "bidirectional_lstm", learning_rate)
+    return _finish(inputs, x, "bidirectional_lstm", learning_rate, target_scale)

@@ -1,12 +1,17 @@
 """The final evaluation of a run's best model on the test split, in each task's own terms.
 
-Forecasting: MAE in °C (the loaders keep targets in °C) next to the naive baseline's MAE on the
-same test windows. Segmentation: pixel accuracy and mean IoU over the classes that occur.
+Forecasting: MAE in the target's unit (the loaders keep targets in it) next to the naive
+baseline's MAE on the same test windows, named by that unit: ``test_mae_celsius`` for Jena's
+°C, ``test_mae_kw`` for a ``load (kW)`` column, ``test_mae`` for a target without a unit.
+Readers find them by their ``test_mae`` / ``naive_baseline_mae`` prefix, so runs recorded
+before units were named read the same. Segmentation: pixel accuracy and mean IoU over the classes that occur, next to the pixel
+accuracy of the best constant mask.
 Classification: accuracy, and a confusion matrix (also drawn by ``plots``).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -33,10 +38,26 @@ def class_predictions(outputs: np.ndarray, num_classes: int) -> np.ndarray:
     return np.argmax(outputs, axis=-1)
 
 
+# Units whose metric names keep the book's word (the Jena preset's ``test_mae_celsius``).
+_UNIT_WORDS = {"degc": "celsius", "°c": "celsius", "c": "celsius", "degf": "fahrenheit"}
+
+
+def unit_suffix(unit: str | None) -> str:
+    """``_celsius`` for °C (and Jena, whose records predate units), ``_kw`` for kW, nothing for
+    a target without a unit: metric names say the user's unit, never a unit they did not use."""
+    if unit is None:
+        return "_celsius"
+    word = _UNIT_WORDS.get(unit.strip().lower())
+    if word is None:
+        word = re.sub(r"[^a-z0-9]+", "_", unit.strip().lower()).strip("_")
+    return f"_{word}" if word else ""
+
+
 def forecasting_metrics(outputs: np.ndarray, targets: np.ndarray, info: DatasetInfo) -> dict:
     mae = float(np.mean(np.abs(outputs.reshape(-1) - targets.reshape(-1))))
     naive = info.naive_baseline_mae
-    metrics: dict[str, Any] = {"test_mae_celsius": mae, "naive_baseline_mae_celsius": naive}
+    suffix = unit_suffix(info.target_unit)
+    metrics: dict[str, Any] = {f"test_mae{suffix}": mae, f"naive_baseline_mae{suffix}": naive}
     if naive:
         metrics["improvement_over_naive"] = 1.0 - mae / naive
     return metrics
@@ -51,8 +72,12 @@ def segmentation_metrics(outputs: np.ndarray, targets: np.ndarray, info: Dataset
         if union:
             intersection = np.logical_and(predicted == label, truth == label).sum()
             ious[label] = float(intersection / union)
+    # The best constant mask (every pixel the test split's most common class) is the bar a
+    # segmentation model must clear, as the naive forecast is for forecasting.
+    majority = np.bincount(truth.reshape(-1)).max() / max(1, truth.size)
     return {
         "test_pixel_accuracy": float(np.mean(predicted == truth)),
+        "majority_baseline_pixel_accuracy": float(majority),
         "test_mean_iou": float(np.mean(list(ious.values()))) if ious else 0.0,
         "test_iou_per_class": {str(label): iou for label, iou in ious.items()},
     }

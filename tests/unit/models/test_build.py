@@ -137,6 +137,21 @@ def test_one_training_step_lowers_the_loss_on_a_tiny_batch(name):
     assert inference_loss(model, x, y) < before
 
 
+def test_a_users_target_is_learned_standardized_and_answered_in_its_unit():
+    # kW in the thousands: the untrained model already answers near the training mean, and
+    # its trainable head works on the standardized scale (weights of order one).
+    info = series_info(sequence_length=12, columns=3).model_copy(
+        update={"layout": "timeseries_csv", "target_mean": 2500.0, "target_std": 400.0}
+    )
+    keras.utils.set_random_seed(0)
+    model = build_model("dense", info, units=4)
+    answer = model(np.zeros((2, 12, 3), np.float32), training=False).numpy()
+    assert answer.shape == (2, 1) and np.allclose(answer, 2500.0, atol=400.0)
+    assert model.get_layer("output").__class__.__name__ == "Rescaling"
+    jena = build_model("dense", series_info(sequence_length=12, columns=3), units=4)
+    assert isinstance(jena.get_layer("output"), keras.layers.Dense)  # the book's head
+
+
 @pytest.mark.parametrize("name", ["mini_xception", "lstm_dropout", "stacked_gru"])
 def test_augmentation_and_dropout_are_inert_at_inference(name):
     keras.utils.set_random_seed(1)

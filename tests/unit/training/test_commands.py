@@ -97,6 +97,17 @@ def test_runs_list_and_show(tmp_path, monkeypatch):
     assert json.loads(as_json.output)["global_batch_size"] == 64
 
 
+def test_the_headline_reads_unit_named_old_and_segmentation_figures_with_their_baseline():
+    from kiln.commands.runs import headline
+
+    assert headline({"test_mae_kw": 3.5, "naive_baseline_mae_kw": 7.0}) == (
+        "test_mae_kw 3.5000 (naive 7.0000)"
+    )
+    assert headline({"test_mae": 1.0}) == "test_mae 1.0000"
+    pixels = {"test_pixel_accuracy": 0.9, "majority_baseline_pixel_accuracy": 0.8}
+    assert headline(pixels) == "test_pixel_accuracy 0.9000 (constant mask 0.8000)"
+
+
 def test_runs_show_of_an_unknown_run_is_not_found(tmp_path):
     result = run("runs", "show", "nope", "--out", str(tmp_path))
     assert result.exit_code == 2 and "no run.json" in result.output

@@ -32,6 +32,25 @@ def test_forecasting_reports_mae_in_celsius_next_to_the_naive_baseline():
     assert metrics["improvement_over_naive"] == pytest.approx(0.5)
 
 
+@pytest.mark.parametrize(
+    ("unit", "test_key", "naive_key"),
+    [
+        (None, "test_mae_celsius", "naive_baseline_mae_celsius"),  # Jena records before units
+        ("degC", "test_mae_celsius", "naive_baseline_mae_celsius"),
+        ("kW", "test_mae_kw", "naive_baseline_mae_kw"),
+        ("m^3/h", "test_mae_m_3_h", "naive_baseline_mae_m_3_h"),
+        ("", "test_mae", "naive_baseline_mae"),
+    ],
+)
+def test_forecasting_metric_names_say_the_targets_own_unit(unit, test_key, naive_key):
+    fields = {"naive_baseline_mae": 2.0, "target_unit": unit}
+    metrics = evaluation.forecasting_metrics(
+        np.array([[1.0]]), np.array([2.0]), info("forecasting", **fields)
+    )
+    assert metrics[test_key] == 1.0 and metrics[naive_key] == 2.0
+    assert not any("celsius" in key for key in metrics) or test_key.endswith("celsius")
+
+
 def test_segmentation_pixel_accuracy_and_mean_iou():
     truth = np.array([[[0, 0], [1, 2]]])
     predicted = np.array([[[0, 1], [1, 2]]])
@@ -40,6 +59,8 @@ def test_segmentation_pixel_accuracy_and_mean_iou():
     assert metrics["test_pixel_accuracy"] == pytest.approx(0.75)
     # IoU: class 0 = 1/2, class 1 = 1/2, class 2 = 1.
     assert metrics["test_mean_iou"] == pytest.approx((0.5 + 0.5 + 1.0) / 3)
+    # The best constant mask paints every pixel class 0, right on 2 of the 4.
+    assert metrics["majority_baseline_pixel_accuracy"] == pytest.approx(0.5)
 
 
 def test_binary_classification_reads_one_sigmoid_unit_and_counts_a_confusion_matrix():
