@@ -97,11 +97,10 @@ def entrypoint(name: str, spec: TrainingJobSpec, runs: str) -> str:
         "--epochs", str(spec.epochs),
         "--batch-size", str(spec.batch_size),
         "--workers", str(spec.workers),
+        *(spec.data_options.flags() if spec.data_options else []),
     ]  # fmt: skip
-    if spec.gpus_per_worker:
-        train += ["--gpus-per-worker", str(spec.gpus_per_worker)]
-    if spec.max_failures:
-        train += ["--max-failures", str(spec.max_failures)]
+    train += ["--gpus-per-worker", str(spec.gpus_per_worker)] if spec.gpus_per_worker else []
+    train += ["--max-failures", str(spec.max_failures)] if spec.max_failures else []
     # A RayJob retried after a failure (backoffLimit) runs this command again: it continues
     # the run it started instead of refusing the existing run directory.
     train += ["--out", runs, "--run-id", run_id(name), "--if-exists", "resume"]

@@ -19,6 +19,7 @@ from kiln.config import MODEL_NAME_PATTERN, Task, validate
 from kiln.models import catalog
 from kiln.serving.config import Batching as ServeBatching
 from kiln.serving.config import DriftSettings, RequestLogSettings
+from kiln_operator.data_options import DataOptions
 
 # Kubernetes resource quantities ("500m", "2", "4Gi"): what a container's requests accept.
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
@@ -118,6 +119,7 @@ class TrainingJobSpec(_Spec):
     runs_uri: str | None = None
     storage_secret_ref: StorageSecretRef | None = None
     search: Search | None = None
+    data_options: DataOptions | None = None
 
     _check_cpu = field_validator("cpus_per_worker", mode="before")(_quantity)
     _check_memory = field_validator("memory_per_worker", mode="before")(_quantity)
@@ -135,6 +137,11 @@ class TrainingJobSpec(_Spec):
     @model_validator(mode="after")
     def _model_fits_task(self) -> TrainingJobSpec:
         catalog.check(self.task, self.model)  # ConfigError naming the choices
+        if self.search is not None and self.data_options is not None:
+            raise ValueError(
+                "dataOptions apply to one training run; `kiln tune` (a search: block) does not "
+                "take data flags yet, so give one or the other"
+            )
         for model in self.searched_models:
             # `kiln tune` checks the space, metric and budget when the job starts (the
             # operator imports no tuning code); the models are checked here, at admission.
