@@ -164,6 +164,24 @@ def test_parity_gate_refuses_a_model_that_drifted(export_modules, small_segmenta
         parity.check_parity(small_segmentation_model, session, x, name="seg-test", atol=1e-4)
 
 
+def test_parity_is_relative_for_outputs_in_the_thousands(export_modules, keras):
+    # A forecast in kW: float32 rounding of a few 1e-4 on 2500 is agreement; 3 kW is not.
+    _, parity, _, _ = export_modules
+
+    def kilowatts(offset: float):
+        inputs = keras.Input((4,), name="input")
+        scaled = keras.layers.Dense(1, name="standardized_output", kernel_initializer="ones")
+        rescale = keras.layers.Rescaling(400.0, offset=offset, name="output")
+        return keras.Model(inputs, rescale(scaled(inputs)))
+
+    model = kilowatts(2500.0)
+    x = np.random.default_rng(0).normal(size=(8, 4)).astype("float32")
+    parity.check_parity(model, _convert(export_modules, model, (4,))[2], x, name="kw", atol=1e-4)
+    drifted = _convert(export_modules, kilowatts(2503.0), (4,))[2]
+    with pytest.raises(ParityError, match="kw: ONNX and Keras outputs differ by up to 3"):
+        parity.check_parity(model, drifted, x, name="kw", atol=1e-4)
+
+
 def test_models_with_two_inputs_are_refused(export_modules, keras):
     from kiln.errors import DataError
 
