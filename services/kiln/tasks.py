@@ -128,8 +128,8 @@ _JENA = LayoutSpec(
 
 _TIMESERIES_CSV = LayoutSpec(
     name="timeseries_csv",
-    description="any single timeseries .csv (a time column, numeric columns; --target names "
-    "the one to forecast)",
+    description="any single timeseries .csv or .parquet (a time column, numeric columns; "
+    "--target names the one to forecast)",
     book_input=(120, 14),
     book_classes=0,
     synthetic_kind="timeseries",

@@ -8,7 +8,8 @@ Layouts (the real datasets' own):
   jena   — ``jena_climate_2009_2016.csv`` (or a single ``.csv`` whose header starts with
            ``Date Time``, the Jena preset).
   image_masks — ``images/`` and ``masks/`` matched by stem, with ``classes.txt`` / ``.json``.
-  timeseries_csv — any other single ``.csv`` (reads its header line only to tell it from Jena).
+  timeseries_csv — any other single ``.csv`` (reads its header line only to tell it from Jena),
+           or a single ``.parquet``.
   labels_csv — ``labels.csv`` whose header starts ``path,label``, listing images (the listing
            wins over class folders beside it: the images may well sit in sub-folders).
 """
@@ -54,6 +55,12 @@ def _single_file(path: Path, suffix: str, preferred: str) -> Path | None:
 def jena_csv(path: Path) -> Path | None:
     """The Jena CSV at or inside ``path``, if there is exactly one."""
     return _single_file(path, ".csv", JENA_FILE)
+
+
+def timeseries_file(path: Path) -> Path | None:
+    """The one timeseries file at or inside ``path``: a single ``.csv``, else a single
+    ``.parquet``."""
+    return jena_csv(path) or _single_file(path, ".parquet", "")
 
 
 def _holds_jena(path: Path) -> bool:
@@ -112,7 +119,7 @@ DETECTORS: dict[str, Callable[[Path], bool]] = {
     "folder": _holds_folder,
     "mnist": lambda path: mnist_npz(path) is not None,
     "jena": _holds_jena,
-    "timeseries_csv": lambda path: jena_csv(path) is not None,
+    "timeseries_csv": lambda path: timeseries_file(path) is not None,
     "image_masks": lambda path: (path / "images").is_dir() and (path / "masks").is_dir(),
     "labels_csv": holds_labels_csv,
 }

@@ -22,7 +22,7 @@ from kiln.data.classification import load_folder, load_mnist
 from kiln.data.info import TASK_LAYOUTS, LoadOptions
 from kiln.data.jena import load_jena
 from kiln.data.labels_csv import load_labels_csv
-from kiln.data.layout import detect_layout, jena_csv, mnist_npz
+from kiln.data.layout import detect_layout, jena_csv, mnist_npz, timeseries_file
 from kiln.data.masks import load_image_masks
 from kiln.data.pets import load_pets
 from kiln.data.splits import Splits
@@ -73,10 +73,12 @@ def _load_jena(root: Path, options: LoadOptions) -> Splits:
 
 
 def _load_timeseries_csv(root: Path, options: LoadOptions) -> Splits:
-    csv = jena_csv(root)
-    if csv is None:
-        raise DataError(f"{root} holds no single .csv file; expected one timeseries CSV")
-    return load_timeseries_csv(csv, root, options)
+    table = timeseries_file(root)
+    if table is None:
+        raise DataError(
+            f"{root} holds no single .csv or .parquet file; expected one timeseries table"
+        )
+    return load_timeseries_csv(table, root, options)
 
 
 # Each layout's loader: (dataset root, options) -> splits.

@@ -1,4 +1,5 @@
-"""Reading any timeseries CSV: the time column, the numeric columns, units and sentinels.
+"""Reading any timeseries CSV (or Parquet, read as the rows a CSV would give: see
+``kiln.data.timeseries_parquet``): the time column, the numeric columns, units and sentinels.
 
 Rules (each tested in ``tests/unit/data/test_timeseries_csv.py``):
 - The time column is ``time_column`` or the first column whose cells parse as timestamps (or
@@ -23,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from kiln.data.info import LoadOptions
+from kiln.data.timeseries_parquet import read_parquet_rows
 from kiln.data.timeseries_time import looks_like_time, parse_times
 from kiln.errors import ConfigError, DataError
 
@@ -48,6 +50,17 @@ def unit_of(column: str) -> str:
 
 
 def _read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
+    if path.suffix.lower() != ".parquet":
+        return _read_csv_rows(path)
+    header, rows, lines = read_parquet_rows(path)
+    if not header:
+        raise DataError(f"{path} has no columns; expected a time column and numeric ones")
+    if len(rows) < 2:
+        raise DataError(f"{path} has {len(rows)} data row(s); a timeseries needs many more")
+    return header, rows, lines
+
+
+def _read_csv_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
     try:
         handle = path.open(newline="", encoding="utf-8-sig")
     except OSError as e:
