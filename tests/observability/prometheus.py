@@ -37,12 +37,18 @@ class Prometheus:
     Ray metrics agent's page grows with every replica the session has run (it keeps their
     histogram series), so after a whole suite one second was not always enough."""
 
-    def __init__(self, jobs: dict[str, list[str]], scrape_interval: str = "3s") -> None:
+    def __init__(
+        self,
+        jobs: dict[str, list[str]],
+        scrape_interval: str = "3s",
+        rule_groups: list[dict[str, Any]] | None = None,
+    ) -> None:
         binary = shutil.which("prometheus")
         if binary is None:
             raise PrometheusUnavailable("prometheus is not installed (Debian package `prometheus`)")
         self.binary = binary
         self.jobs, self.interval = jobs, scrape_interval
+        self.rule_groups = rule_groups  # evaluated every scrape interval
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.workdir = Path(tempfile.mkdtemp(prefix="kiln-prometheus-"))
@@ -60,6 +66,10 @@ class Prometheus:
                 for job, targets in self.jobs.items()
             ],
         }
+        if self.rule_groups is not None:
+            rules = self.workdir / "rules.yml"
+            rules.write_text(yaml.safe_dump({"groups": self.rule_groups}))
+            config["rule_files"] = [str(rules)]
         (self.workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
         log = open(self.workdir / "prometheus.log", "wb")  # noqa: SIM115 - owned by the process
         self.process = subprocess.Popen(
@@ -135,3 +145,30 @@ class Prometheus:
             raise AssertionError(f"{expr}: {reply.get('errorType')}: {reply.get('error')}")
         result: list[dict[str, Any]] = reply["data"]["result"]
         return result
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """The alerts of the loaded rules that are pending or firing now, with their labels."""
+        reply = httpx.get(f"{self.url}/api/v1/alerts", timeout=10).json()
+        alerts: list[dict[str, Any]] = reply["data"]["alerts"]
+        return alerts
+
+    def alert_rules(self) -> dict[str, tuple[str, float]]:
+        """Alert name -> (state: inactive, pending or firing; Unix time of its last evaluation,
+        0 before the first) of every loaded alerting rule."""
+        reply = httpx.get(f"{self.url}/api/v1/rules", params={"type": "alert"}, timeout=10).json()
+        return {
+            rule["name"]: (rule["state"], _unix(rule.get("lastEvaluation", "")))
+            for group in reply["data"]["groups"]
+            for rule in group["rules"]
+        }
+
+
+def _unix(stamp: str) -> float:
+    """Prometheus' RFC 3339 UTC time (nanosecond fraction) as Unix seconds; 0 for its zero time."""
+    date, _, fraction = stamp.rstrip("Z").partition(".")
+    if not date or date.startswith("0001"):
+        return 0.0
+    from datetime import UTC, datetime
+
+    whole = datetime.fromisoformat(date).replace(tzinfo=UTC).timestamp()
+    return whole + float(f"0.{fraction or 0}")
