@@ -38,9 +38,6 @@ SERVE_PORT = 8000
 STREAMS = ServeArgs.model_fields["inference_streams"].default  # model runs per replica
 TRAINING_LABEL = "kiln.dev/training-job"
 DEPLOYMENT_LABEL = "kiln.dev/model-deployment"
-# A search's directory (kiln tune --out): local to the head pod, where its driver runs; its
-# trials' run directories are under it (runs on object storage are `kiln train`'s only, so far).
-SEARCH_DIR = "/tmp/kiln-searches"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "kiln-operator", "app.kubernetes.io/part-of": "kiln"}
 
 
@@ -49,9 +46,10 @@ def run_id(job_name: str) -> str:
     return job_name
 
 
-def search_command(name: str, spec: TrainingJobSpec) -> list[str]:
-    """`kiln tune` for a TrainingJob with a ``search:`` block; the search directory is named
-    after the job, and its best trial's run directory is written to ``best_run.txt``."""
+def search_command(name: str, spec: TrainingJobSpec, runs: str) -> list[str]:
+    """`kiln tune` for a TrainingJob with a ``search:`` block: the search directory is
+    ``<runs URI>/<job name>`` on the job's shared storage, where its trials' runs, Tune's state
+    (what ``--resume`` reads) and the report go, beside the job's other runs."""
     assert spec.search is not None
     search = spec.search
     command = [
@@ -70,7 +68,7 @@ def search_command(name: str, spec: TrainingJobSpec) -> list[str]:
     if search.space:
         space = {"mode": search.space_mode, "models": search.space}
         command += ["--space", json.dumps(space, sort_keys=True, separators=(",", ":"))]
-    return [*command, "--out", SEARCH_DIR, "--search-id", run_id(name)]
+    return [*command, "--out", runs, "--search-id", run_id(name)]
 
 
 def runs_uri(spec: TrainingJobSpec, settings: OperatorSettings) -> str:
@@ -83,11 +81,15 @@ def entrypoint(name: str, spec: TrainingJobSpec, runs: str) -> str:
     """The shell command the RayJob runs: train under ``runs``, then (if asked) export the run
     from there and register it."""
     if spec.search is not None:
-        command = shlex.join(search_command(name, spec))
+        command = shlex.join(search_command(name, spec, runs))
         if spec.export:
-            best = shlex.quote(f"{SEARCH_DIR}/{run_id(name)}/best_run.txt")
-            export = ["--registry", spec.registry, "--name", spec.registered_name]
-            command += f' && kiln export "$(cat {best})" ' + shlex.join(export)
+            # `kiln export SEARCH` exports the run of the trial the search chose.
+            export = [
+                "kiln", "export", storage.run_uri(runs, run_id(name)),
+                "--registry", spec.registry,
+                "--name", spec.registered_name,
+            ]  # fmt: skip
+            command += " && " + shlex.join(export)
         return command
     train = [
         "kiln", "train",

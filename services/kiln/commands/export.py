@@ -32,10 +32,17 @@ from kiln.export.config import DEFAULT_ATOL, DEFAULT_OPSET
 def export(run_dir: str, registry: str | None, name: str | None, opset: int, atol: float) -> None:
     """Export RUN to ONNX; register it only if onnxruntime matches Keras within --atol.
 
-    RUN is a run directory or a run URI on object storage (s3://bucket/runs/RUN_ID).
+    RUN is a run directory or a run URI on object storage (s3://bucket/runs/RUN_ID), or a
+    finished search (`kiln tune`), whose chosen trial's run is exported.
     """
     from kiln.config import registry_uri
     from kiln.export import export_run
+    from kiln.tuning.report import chosen_run
+
+    chosen = chosen_run(run_dir)
+    if chosen is not None:
+        click.echo(f"search {run_dir}: exporting its chosen trial's run {chosen}", err=True)
+        run_dir = chosen
 
     target = registry_uri(registry)
     manifest = export_run(

@@ -3,7 +3,8 @@
 ``run_search(config)`` is the programmatic API behind ``kiln tune``; ``resume_search(dir)``
 continues an interrupted search with Tune's restore, so finished trials are not run again.
 
-The search directory ``OUT/<search_id>/`` holds ``search.yaml`` (the SearchConfig),
+The search directory ``OUT/<search_id>/`` (a local directory, or a prefix on object storage
+such as ``s3://bucket/runs/<search_id>``, through ``kiln.storage``) holds ``search.yaml`` (the SearchConfig),
 ``plan.json`` (every trial's model and hyperparameters), ``tune/search/`` (Ray Tune's
 experiment, which restore reads), ``trials/<run_id>/`` (each trial an ordinary run directory),
 and once the search ends ``search.json``, ``results.txt``, ``trials.png`` and
@@ -13,6 +14,9 @@ and once the search ends ``search.json``, ``results.txt``, ``trials.png`` and
 from __future__ import annotations
 
 import json
+import os
+import signal
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,12 +25,14 @@ from typing import Any
 import yaml
 from rich.console import Console
 
+from kiln import storage
 from kiln.config import validate
 from kiln.errors import ConfigError, DataError, NotFound
+from kiln.storage.uris import basename
 from kiln.tuning.config import SearchConfig, check_fits_one_epoch, check_search
 from kiln.tuning.plan import TrialPlan
 from kiln.tuning.report import SearchRecord, finish_search
-from kiln.tuning.trial import TRIALS_DIR, run_trial, trial_run_id
+from kiln.tuning.trial import TRIALS_DIR, read_text, run_trial, trial_run_id
 
 SEARCH_FILE = "search.yaml"
 PLAN_FILE = "plan.json"
@@ -43,38 +49,45 @@ def run_search(
     search_id = config.search_id or (
         f"{config.task}-search-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}"
     )
-    search_dir = Path(config.out) / search_id
-    if (search_dir / SEARCH_FILE).exists():
+    # Trials run in Ray's workers, whose working directory is not ours: local paths absolute.
+    out = config.out if storage.is_remote(config.out) else os.path.abspath(config.out)
+    search_dir = storage.join(out, search_id)
+    if storage.exists(storage.join(search_dir, SEARCH_FILE)):
         raise ConfigError(
             f"{search_dir} already holds a search; choose another --search-id or continue it "
             f"with --resume {search_dir}"
         )
-    search_dir.mkdir(parents=True, exist_ok=True)
-    # Trials run in Ray's workers, whose working directory is not ours.
-    data = Path(config.data)
+    data = config.data
     config = config.model_copy(
         update={
             "search_id": search_id,
-            "data": str(data.resolve()) if data.exists() else config.data,
+            "out": out,
+            "data": str(Path(data).resolve()) if not storage.is_remote(data) else data,
         }
     )
     text = yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
-    (search_dir / SEARCH_FILE).write_text(text)
+    storage.write_bytes(storage.join(search_dir, SEARCH_FILE), text.encode())
     plan_json = json.dumps([plan.model_dump() for plan in plans], indent=2)
-    (search_dir / PLAN_FILE).write_text(plan_json)
+    storage.write_bytes(storage.join(search_dir, PLAN_FILE), plan_json.encode())
     return _execute(config, plans, search_dir, console or Console(), False, interrupt_after)
 
 
 def resume_search(search_dir: str | Path, *, console: Console | None = None) -> SearchRecord:
     """Continue an interrupted search: unfinished trials run, finished ones do not."""
-    search_dir = Path(search_dir)
-    if not (search_dir / SEARCH_FILE).is_file():
+    search_dir = str(search_dir).rstrip("/")
+    if not storage.is_remote(search_dir):
+        search_dir = os.path.abspath(search_dir)
+    text = read_text(storage.join(search_dir, SEARCH_FILE))
+    if text is None:
         raise NotFound(f"{search_dir} is not a search directory: it has no {SEARCH_FILE}")
-    data = yaml.safe_load((search_dir / SEARCH_FILE).read_text()) or {}
-    config = validate(SearchConfig, data, source=str(search_dir / SEARCH_FILE))
-    plans = [TrialPlan.model_validate(p) for p in json.loads((search_dir / PLAN_FILE).read_text())]
-    record = search_dir / "search.json"
-    if record.exists() and json.loads(record.read_text()).get("status") == "completed":
+    source = storage.join(search_dir, SEARCH_FILE)
+    config = validate(SearchConfig, yaml.safe_load(text) or {}, source=source)
+    plans = [
+        TrialPlan.model_validate(p)
+        for p in json.loads(read_text(storage.join(search_dir, PLAN_FILE)) or "[]")
+    ]
+    record = read_text(storage.join(search_dir, "search.json"))
+    if record is not None and json.loads(record).get("status") == "completed":
         raise ConfigError(f"search {search_dir} already completed; start a new one instead")
     return _execute(config, plans, search_dir, console or Console(), True, None)
 
@@ -119,23 +132,54 @@ def packed_trials(config: SearchConfig) -> int:
     return max(1, int(cpus // (config.workers_per_trial * config.cpus_per_worker)))
 
 
-def _tuner(config: SearchConfig, plans: list[TrialPlan], search_dir: Path, restore: bool) -> Any:
+def _interrupter(after: int) -> Any:
+    """Test-only: a Tune callback that interrupts the search like Ctrl+C when the ``after``-th
+    trial ends, inside Tune's own loop (so no later trial ends first), for tests that prove
+    ``--resume`` runs none of the ended trials again."""
+    from ray import tune
+
+    class InterruptAfter(tune.Callback):  # type: ignore[misc]
+        ended = 0
+
+        def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+            self.ended += 1
+            if self.ended == after:
+                os.kill(os.getpid(), signal.SIGINT)
+
+    return InterruptAfter()
+
+
+def _tuner(
+    config: SearchConfig,
+    plans: list[TrialPlan],
+    search_dir: str,
+    restore: bool,
+    interrupt_after: int | None = None,
+) -> Any:
     from ray import tune
 
     # A trial's own actor only waits on its TensorflowTrainer: it reserves no CPU (a bundle
     # may not be empty, so it asks for one byte of memory), and the workers reserve theirs.
     trainable = tune.with_resources(run_trial, {"cpu": 0, "memory": 1})
-    experiment = (search_dir / TUNE_DIR / EXPERIMENT).resolve()
+    # Tune's experiment (what restore reads) lives with the search, through the same storage
+    # driver and credentials as the trials' runs; locally the filesystem is Tune's default.
+    filesystem, tune_path = storage.pyarrow_filesystem(storage.join(search_dir, TUNE_DIR))
+    if not storage.is_remote(search_dir):
+        filesystem = None
     if restore:
         return tune.Tuner.restore(
-            str(experiment), trainable=trainable, resume_unfinished=True, resume_errored=True
+            f"{tune_path}/{EXPERIMENT}",
+            trainable=trainable,
+            resume_unfinished=True,
+            resume_errored=True,
+            storage_filesystem=filesystem,
         )
     name_of = _trial_name
     return tune.Tuner(
         trainable,
         param_space={
             "search": config.model_dump(mode="json"),
-            "search_dir": str(search_dir.resolve()),
+            "search_dir": search_dir,
             "plan": tune.grid_search([plan.model_dump() for plan in plans]),
         },
         tune_config=tune.TuneConfig(
@@ -148,7 +192,13 @@ def _tuner(config: SearchConfig, plans: list[TrialPlan], search_dir: Path, resto
             trial_name_creator=name_of,
             trial_dirname_creator=name_of,
         ),
-        run_config=tune.RunConfig(name=EXPERIMENT, storage_path=str(experiment.parent), verbose=0),
+        run_config=tune.RunConfig(
+            name=EXPERIMENT,
+            storage_path=tune_path,
+            storage_filesystem=filesystem,
+            verbose=0,
+            callbacks=[_interrupter(interrupt_after)] if interrupt_after else None,
+        ),
     )
 
 
@@ -159,34 +209,56 @@ def _trial_name(trial: Any) -> str:
 def _execute(
     config: SearchConfig,
     plans: list[TrialPlan],
-    search_dir: Path,
+    search_dir: str,
     console: Console,
     restore: bool,
     interrupt_after: int | None,
 ) -> SearchRecord:
-    from kiln.training.session import ray_logs_to, ray_session
-    from kiln.tuning.progress import LiveTable
-
     started = time.time()
+    search_id = basename(search_dir)
     runs = {
-        plan.name: search_dir / TRIALS_DIR / trial_run_id(search_dir.name, plan) for plan in plans
+        plan.name: storage.join(search_dir, TRIALS_DIR, trial_run_id(search_id, plan))
+        for plan in plans
     }
     console.print(
         f"[bold]search[/] {search_dir} · {len(plans)} trials of {', '.join(config.models)} · "
         f"≤ {config.max_epochs} epochs · {config.workers_per_trial} workers per trial · "
         f"{config.scheduler} on {config.metric}" + (" · resuming" if restore else "")
     )
-    with ray_logs_to(search_dir / "logs" / "driver.log"), ray_session(config.address):
-        tuner = _tuner(config, plans, search_dir, restore)
+    # The driver's log goes to local scratch first on object storage, copied up at the end.
+    with tempfile.TemporaryDirectory(prefix="kiln-search-") as scratch:
+        remote = storage.is_remote(search_dir)
+        logs = (Path(scratch) if remote else Path(search_dir)) / "logs"
+        try:
+            grid = _fit(config, plans, search_dir, runs, console, restore, interrupt_after, logs)
+        finally:
+            if remote and logs.is_dir():
+                storage.upload_dir(logs, storage.join(search_dir, "logs"))
+    return finish_search(config, plans, search_dir, runs, grid, console, time.time() - started)
+
+
+def _fit(
+    config: SearchConfig,
+    plans: list[TrialPlan],
+    search_dir: str,
+    runs: dict[str, str],
+    console: Console,
+    restore: bool,
+    interrupt_after: int | None,
+    logs: Path,
+) -> Any:
+    from kiln.training.session import ray_logs_to, ray_session
+    from kiln.tuning.progress import LiveTable
+
+    with ray_logs_to(logs / "driver.log"), ray_session(config.address):
+        tuner = _tuner(config, plans, search_dir, restore, interrupt_after)
         table = LiveTable(
             console,
             plans,
             metric=config.metric,
             mode=config.mode,
-            experiment=search_dir / TUNE_DIR / EXPERIMENT,
+            experiment=storage.join(search_dir, TUNE_DIR, EXPERIMENT),
             runs=runs,
-            interrupt_after=interrupt_after,
         )
         with table:
-            grid = tuner.fit()
-    return finish_search(config, plans, search_dir, runs, grid, console, time.time() - started)
+            return tuner.fit()

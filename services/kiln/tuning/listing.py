@@ -9,7 +9,10 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 from rich.table import Table
 
+from kiln import storage
+from kiln.storage.uris import basename
 from kiln.tuning.report import RECORD_FILE, SearchRecord
+from kiln.tuning.trial import read_text
 
 SEARCH_FILE = "search.yaml"
 
@@ -21,17 +24,17 @@ class SearchEntry(BaseModel):
 
 
 def list_searches(out: str | Path) -> list[SearchEntry]:
-    root = Path(out)
-    if not root.is_dir():
-        return []
+    """The searches directly under the runs location ``out`` (a directory or a URI)."""
     entries = []
-    for child in sorted(root.iterdir()):
-        if not (child / SEARCH_FILE).is_file():
+    for name in storage.list_dir(str(out)):
+        directory = storage.join(str(out), name)
+        if not storage.exists(storage.join(directory, SEARCH_FILE)):
             continue
         record = None
-        with contextlib.suppress(OSError, ValueError, ValidationError):
-            record = SearchRecord.model_validate(json.loads((child / RECORD_FILE).read_text()))
-        entries.append(SearchEntry(search_id=child.name, directory=str(child), record=record))
+        with contextlib.suppress(ValueError, ValidationError, TypeError):
+            text = read_text(storage.join(directory, RECORD_FILE))
+            record = SearchRecord.model_validate(json.loads(text)) if text else None
+        entries.append(SearchEntry(search_id=name, directory=directory, record=record))
     return entries
 
 
@@ -70,6 +73,6 @@ def searches_table(entries: list[SearchEntry]) -> Table:
                 str(trial.epochs),
                 "-" if trial.best is None else f"{trial.best:.4f}",
                 trial.reason,
-                Path(trial.run_dir).name,
+                basename(trial.run_dir),
             )
     return table

@@ -6,16 +6,15 @@ CPUs of stopped trials (``kiln.tuning.placement``)."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import threading
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from kiln import storage
+from kiln.errors import StorageError
 from kiln.tuning.placement import free_orphaned_placement_groups, release_all_trials
 from kiln.tuning.plan import TrialPlan
 
@@ -24,12 +23,14 @@ def short_params(params: dict[str, Any]) -> str:
     return " ".join(f"{name}={value:g}" for name, value in params.items())
 
 
-def read_results(path: Path) -> list[dict[str, Any]]:
+def read_results(uri: str) -> list[dict[str, Any]]:
     """The results Tune wrote for one trial (a line may be half-written: it is skipped)."""
-    if not path.is_file():
-        return []
+    try:
+        text = storage.read_bytes(uri).decode()
+    except StorageError:
+        return []  # not written (or not synced to the search's storage) yet
     results = []
-    for line in path.read_text().splitlines():
+    for line in text.splitlines():
         try:
             results.append(json.loads(line))
         except json.JSONDecodeError:
@@ -37,10 +38,10 @@ def read_results(path: Path) -> list[dict[str, Any]]:
     return results
 
 
-def run_status(run_dir: Path) -> str | None:
+def run_status(run_uri: str) -> str | None:
     try:
-        return str(json.loads((run_dir / "run.json").read_text())["status"])
-    except (OSError, ValueError, KeyError):
+        return str(json.loads(storage.read_bytes(storage.join(run_uri, "run.json")))["status"])
+    except (StorageError, ValueError, KeyError):
         return None
 
 
@@ -54,9 +55,8 @@ class LiveTable:
         *,
         metric: str,
         mode: str,
-        experiment: Path,
-        runs: dict[str, Path],
-        interrupt_after: int | None = None,
+        experiment: str,
+        runs: dict[str, str],
     ) -> None:
         self.console = console
         self.plans = plans
@@ -64,14 +64,11 @@ class LiveTable:
         self.mode = mode
         self.experiment = experiment
         self.runs = runs
-        # Test-only: interrupt the search like Ctrl+C once this many trials have ended, so a
-        # test can prove that --resume runs none of them again.
-        self.interrupt_after = interrupt_after
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._follow, daemon=True)
 
     def row(self, plan: TrialPlan) -> tuple[str, ...]:
-        results = read_results(self.experiment / plan.name / "result.json")
+        results = read_results(storage.join(self.experiment, plan.name, "result.json"))
         values = [r[self.metric] for r in results if self.metric in r]
         best = (min if self.mode == "min" else max)(values) if values else None
         status = run_status(self.runs[plan.name]) or ("pending" if not results else "running")
@@ -84,16 +81,6 @@ class LiveTable:
             f"{best:.4f}" if best is not None else "-",
         )
 
-    def ended(self) -> list[str]:
-        """Trials whose run completed or whose last result Tune marked done (stopped)."""
-        names = []
-        for plan in self.plans:
-            results = read_results(self.experiment / plan.name / "result.json")
-            done = bool(results) and bool(results[-1].get("done"))
-            if done or run_status(self.runs[plan.name]) in ("completed", "stopped"):
-                names.append(plan.name)
-        return names
-
     def render(self) -> Table:
         table = Table("trial", "hyperparameters", "run", "epoch", self.metric, "best")
         for plan in self.plans:
@@ -101,15 +88,10 @@ class LiveTable:
         return table
 
     def _follow(self) -> None:
-        interrupted = False
         with Live(self.render(), console=self.console, refresh_per_second=1) as live:
             while not self._done.wait(1.0):
                 free_orphaned_placement_groups()
                 live.update(self.render())
-                wanted = self.interrupt_after
-                if wanted is not None and not interrupted and len(self.ended()) >= wanted:
-                    interrupted = True
-                    os.kill(os.getpid(), signal.SIGINT)
             live.update(self.render())
 
     def __enter__(self) -> LiveTable:

@@ -9,6 +9,7 @@ its ``run.json``, with the reason.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,6 +17,8 @@ from pydantic import BaseModel, Field
 from rich.console import Console
 from rich.table import Table
 
+from kiln import storage
+from kiln.storage.uris import basename
 from kiln.tuning.config import SearchConfig
 from kiln.tuning.plan import TrialPlan
 from kiln.tuning.progress import read_results, run_status
@@ -61,7 +64,7 @@ class SearchRecord(BaseModel):
 
 
 def _outcome(
-    config: SearchConfig, run_dir: Path, results: list[dict], error: Any, search_over: bool
+    config: SearchConfig, run_dir: str, results: list[dict], error: Any, search_over: bool
 ) -> tuple[Outcome, str]:
     """How the trial ended, from what it left; runs that Tune ended before their driver
     finished are made ordinary runs here (``finalize_run``)."""
@@ -98,17 +101,17 @@ def _stopped_reason(config: SearchConfig, of: str) -> str:
 def collect(
     config: SearchConfig,
     plans: list[TrialPlan],
-    search_dir: Path,
-    runs: dict[str, Path],
+    search_dir: str,
+    runs: dict[str, str],
     grid: Any,
     search_over: bool,
 ) -> list[TrialOutcome]:
     """Every trial's outcome, best first (trials without a value last)."""
-    errors = {Path(result.path).name: result.error for result in grid if result.path}
+    errors = {basename(result.path): result.error for result in grid if result.path}
     outcomes = []
     pick = min if config.mode == "min" else max
     for plan in plans:
-        results = read_results(search_dir / "tune" / "search" / plan.name / "result.json")
+        results = read_results(storage.join(search_dir, "tune", "search", plan.name, "result.json"))
         error = errors.get(plan.name)
         outcome, reason = _outcome(config, runs[plan.name], results, error, search_over)
         history = [float(r[config.metric]) for r in results if config.metric in r]
@@ -119,7 +122,7 @@ def collect(
                 model=plan.model,
                 params=plan.params,
                 baseline=plan.baseline,
-                run_dir=str(runs[plan.name]),
+                run_dir=runs[plan.name],
                 outcome=outcome,
                 reason=reason,
                 epochs=int(results[-1].get("epoch", 0)) if results else 0,
@@ -131,6 +134,15 @@ def collect(
     sign = 1.0 if config.mode == "min" else -1.0
     ranked = sorted((o for o in outcomes if o.best is not None), key=lambda o: sign * (o.best or 0))
     return ranked + [o for o in outcomes if o.best is None]
+
+
+def chosen_run(search_dir: str) -> str | None:
+    """The run of the trial a finished search chose (``best_run.txt``), None if ``search_dir``
+    is not a finished search (an ordinary run directory, say)."""
+    from kiln.tuning.trial import read_text
+
+    text = read_text(storage.join(search_dir, BEST_RUN_FILE))
+    return text.strip() if text and text.strip() else None
 
 
 def results_table(record: SearchRecord) -> Table:
@@ -160,20 +172,22 @@ def results_table(record: SearchRecord) -> Table:
     return table
 
 
-def evaluate_chosen(config: SearchConfig, run_dir: Path) -> dict[str, Any]:
+def evaluate_chosen(config: SearchConfig, run_dir: str) -> dict[str, Any]:
     """Evaluate the chosen trial's best model on the test split, once, and record it in its
     run.json as `kiln train` would have."""
     import keras
 
     from kiln.data.loaders import load_splits
-    from kiln.runs import RunDir
+    from kiln.runs import BEST_MODEL_FILE, RunDir
     from kiln.training import TrainConfig
     from kiln.training.evaluation import evaluate
 
     run = RunDir(run_dir)
     train_config = run.read_config(TrainConfig)
     splits = load_splits(train_config.task, train_config.data, train_config.data_options)
-    model = keras.models.load_model(run.path("best.keras"))
+    with tempfile.TemporaryDirectory(prefix="kiln-chosen-") as scratch:
+        # Keras reads a local file: a run on object storage is copied down first.
+        model = keras.models.load_model(run.download(BEST_MODEL_FILE, Path(scratch) / "m.keras"))
     evaluation = evaluate(model, splits.test, splits.info)
     record = run.read_record()
     record.evaluation = {**record.evaluation, **evaluation}
@@ -181,25 +195,35 @@ def evaluate_chosen(config: SearchConfig, run_dir: Path) -> dict[str, Any]:
     return {k: v for k, v in evaluation.items() if isinstance(v, float | int | str)}
 
 
+def _write_plots(record: SearchRecord, search_dir: str) -> None:
+    from kiln.tuning.plots import hyperparameter_plot, trials_plot
+
+    with tempfile.TemporaryDirectory(prefix="kiln-plots-") as scratch:
+        for name, draw in (
+            ("trials.png", trials_plot),
+            ("hyperparameters.png", hyperparameter_plot),
+        ):
+            draw(record, Path(scratch) / name)
+            storage.write_bytes(storage.join(search_dir, name), (Path(scratch) / name).read_bytes())
+
+
 def finish_search(
     config: SearchConfig,
     plans: list[TrialPlan],
-    search_dir: Path,
-    runs: dict[str, Path],
+    search_dir: str,
+    runs: dict[str, str],
     grid: Any,
     console: Console,
     seconds: float,
 ) -> SearchRecord:
     """Classify the trials, evaluate the chosen one on the test set, write the report."""
-    from kiln.tuning.plots import hyperparameter_plot, trials_plot
-
     search_over = (
         grid.num_terminated + grid.num_errors >= len(plans) or config.time_budget is not None
     )
     trials = collect(config, plans, search_dir, runs, grid, search_over)
     interrupted = any(t.outcome == "unfinished" for t in trials)
     record = SearchRecord(
-        search_id=search_dir.name,
+        search_id=basename(search_dir),
         status="interrupted" if interrupted else "completed",
         task=config.task,
         models=config.models,
@@ -214,18 +238,22 @@ def finish_search(
     chosen = next((t for t in trials if t.outcome in ("completed", "early_stopping")), None)
     if not interrupted and chosen is not None:
         record.best, record.best_run_dir = chosen.name, chosen.run_dir
-        record.test_evaluation = evaluate_chosen(config, Path(chosen.run_dir))
-        trials_plot(record, search_dir / "trials.png")
-        hyperparameter_plot(record, search_dir / "hyperparameters.png")
+        record.test_evaluation = evaluate_chosen(config, chosen.run_dir)
+        _write_plots(record, search_dir)
     table = results_table(record)
     console.print(table)
     text = Console(record=True, width=200, file=open("/dev/null", "w"))  # noqa: SIM115
     text.print(table)
-    (search_dir / TABLE_FILE).write_text(text.export_text())
-    (search_dir / RECORD_FILE).write_text(record.model_dump_json(indent=2))
+    storage.write_bytes(storage.join(search_dir, TABLE_FILE), text.export_text().encode())
     if record.best_run_dir:
-        # For scripts (the operator's RayJob exports it): the chosen trial's run directory.
-        (search_dir / BEST_RUN_FILE).write_text(record.best_run_dir + "\n")
+        # For scripts and `kiln export SEARCH` (the operator's RayJob): the chosen trial's run.
+        storage.write_bytes(
+            storage.join(search_dir, BEST_RUN_FILE), f"{record.best_run_dir}\n".encode()
+        )
+    # Last: a search.json saying "completed" means every other file of the report is there.
+    storage.write_bytes(
+        storage.join(search_dir, RECORD_FILE), record.model_dump_json(indent=2).encode()
+    )
     if interrupted:
         console.print(f"search interrupted; continue it with: kiln tune --resume {search_dir}")
     elif chosen is not None:

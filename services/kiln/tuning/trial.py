@@ -9,9 +9,11 @@ last checkpoint (``kiln.training.resume``) instead of starting over.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
+from kiln import storage
+from kiln.errors import StorageError
+from kiln.storage.uris import basename
 from kiln.tuning.config import SearchConfig
 from kiln.tuning.plan import TrialPlan
 from kiln.tuning.progress import run_status
@@ -20,11 +22,21 @@ TRIALS_DIR = "trials"
 DEFAULT_BATCH_SIZE = 32
 
 
+def read_text(uri: str) -> str | None:
+    """The text of a file of the search (local or on object storage), None if it is absent."""
+    try:
+        return storage.read_bytes(uri).decode()
+    except StorageError as e:
+        if e.status == 404:
+            return None
+        raise
+
+
 def trial_run_id(search_id: str, plan: TrialPlan) -> str:
     return f"{search_id}-{plan.name}"
 
 
-def trial_config(search: SearchConfig, plan: TrialPlan, search_dir: Path) -> Any:
+def trial_config(search: SearchConfig, plan: TrialPlan, search_dir: str) -> Any:
     """The TrainConfig of ``plan``'s run: the search's data and budget, the plan's values."""
     from kiln.models.spaces import space_of
     from kiln.training import TrainConfig
@@ -49,8 +61,8 @@ def trial_config(search: SearchConfig, plan: TrialPlan, search_dir: Path) -> Any
         cpus_per_worker=search.cpus_per_worker,
         steps_per_epoch=search.steps_per_epoch,
         seed=search.seed,
-        out=str(search_dir / TRIALS_DIR),
-        run_id=trial_run_id(search_dir.name, plan),
+        out=storage.join(search_dir, TRIALS_DIR),
+        run_id=trial_run_id(basename(search_dir), plan),
     )
 
 
@@ -58,17 +70,17 @@ def run_trial(parameters: dict[str, Any]) -> None:
     """Tune's entry point: ``parameters`` holds the search config, its directory and the plan."""
     from rich.console import Console
 
+    from kiln.runs import CONFIG_FILE, RunDir
     from kiln.training import resume, train
 
     search = SearchConfig.model_validate(parameters["search"])
     plan = TrialPlan.model_validate(parameters["plan"])
-    search_dir = Path(parameters["search_dir"])
-    config = trial_config(search, plan, search_dir)
-    run_dir = Path(config.out) / str(config.run_id)
+    config = trial_config(search, plan, str(parameters["search_dir"]))
+    run = RunDir(storage.join(config.out, str(config.run_id)))
     quiet = Console(quiet=True)
-    if (run_dir / "config.yaml").exists():
-        if run_status(run_dir) in ("completed", "stopped"):
+    if run.exists(CONFIG_FILE):
+        if run_status(run.uri) in ("completed", "stopped"):
             return  # ended before an interruption: a resumed search does not run it again
-        resume(run_dir, console=quiet)
+        resume(run.uri, console=quiet)
     else:
         train(config, console=quiet)

@@ -8,6 +8,7 @@ It is stopped by terminating exactly the processes it started (its process tree)
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -143,3 +144,20 @@ def test_submit_exits_non_zero_when_the_job_fails(ray_head, tmp_path):
     assert result.exit_code == 1, result.output
     assert "does not exist" in result.output
     assert "FAILED" in result.output
+
+
+def test_submit_runs_a_kiln_tune_search_as_a_ray_job(ray_head, jena_dir, tmp_path):
+    out = tmp_path / "runs"
+    arguments = [
+        "submit", "tune", "--task", "forecasting", "--model", "dense", "--data", str(jena_dir),
+        "--trials", "2", "--max-epochs", "1", "--workers-per-trial", "1", "--scheduler", "none",
+        "--steps-per-epoch", "3", "--out", str(out), "--search-id", "submitted",
+        "--address", ray_head, "--follow",
+    ]  # fmt: skip
+    result = CliRunner().invoke(cli, arguments)
+    assert result.exit_code == 0, result.output
+    assert "chosen: t00" in result.output  # the search's own report, streamed from the job
+    record = json.loads((out / "submitted" / "search.json").read_text())
+    assert record["status"] == "completed" and len(record["trials"]) == 2
+    for trial in record["trials"]:  # each trial an ordinary run, trained on the job's cluster
+        assert RunDir(trial["run_dir"]).read_record().status == "completed"

@@ -67,12 +67,11 @@ def test_the_rendered_rayjob_runs_kiln_tune_and_exports_the_best_trial(kuberay_v
     assert flags["--model"] == "lstm,stacked_gru" and flags["--workers-per-trial"] == "2"
     assert flags["--trials"] == "6" and flags["--max-epochs"] == "4"
     assert flags["--scheduler"] == "asha" and flags["--time-budget"] == "30m"
-    assert flags["--out"] == "/tmp/kiln-searches" and flags["--search-id"] == "jena-search"
+    # The search lives on the job's runs URI: trials, Tune's state and report, all shared.
+    assert flags["--out"] == "s3://runs/jobs" and flags["--search-id"] == "jena-search"
     assert json.loads(flags["--space"]) == {"mode": "narrow", "models": SEARCH["space"]}
-    assert export == (
-        'kiln export "$(cat /tmp/kiln-searches/jena-search/best_run.txt)" '
-        "--registry s3://reg --name lstm"
-    )
+    # `kiln export SEARCH` exports the chosen trial's run, read from the search on the bucket.
+    assert export == "kiln export s3://runs/jobs/jena-search --registry s3://reg --name lstm"
 
 
 def test_without_export_the_search_is_the_whole_entrypoint():
