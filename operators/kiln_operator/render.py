@@ -84,12 +84,9 @@ def entrypoint(name: str, spec: TrainingJobSpec, runs: str) -> str:
         command = shlex.join(search_command(name, spec, runs))
         if spec.export:
             # `kiln export SEARCH` exports the run of the trial the search chose.
-            export = [
-                "kiln", "export", storage.run_uri(runs, run_id(name)),
-                "--registry", spec.registry,
-                "--name", spec.registered_name,
-            ]  # fmt: skip
-            command += " && " + shlex.join(export)
+            search = storage.run_uri(runs, run_id(name))
+            export = ["--registry", spec.registry, "--name", spec.registered_name]
+            command += " && " + shlex.join(["kiln", "export", search, *export])
         return command
     train = [
         "kiln", "train",

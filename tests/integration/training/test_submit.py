@@ -150,14 +150,15 @@ def test_submit_runs_a_kiln_tune_search_as_a_ray_job(ray_head, jena_dir, tmp_pat
     out = tmp_path / "runs"
     arguments = [
         "submit", "tune", "--task", "forecasting", "--model", "dense", "--data", str(jena_dir),
-        "--trials", "2", "--max-epochs", "1", "--workers-per-trial", "1", "--scheduler", "none",
+        "--trials", "1", "--max-epochs", "1", "--workers-per-trial", "1", "--scheduler", "none",
         "--steps-per-epoch", "3", "--out", str(out), "--search-id", "submitted",
         "--address", ray_head, "--follow",
     ]  # fmt: skip
     result = CliRunner().invoke(cli, arguments)
     assert result.exit_code == 0, result.output
-    assert "chosen: t00" in result.output  # the search's own report, streamed from the job
+    assert "chosen: t000-dense" in result.output  # the search's report, streamed from the job
     record = json.loads((out / "submitted" / "search.json").read_text())
-    assert record["status"] == "completed" and len(record["trials"]) == 2
-    for trial in record["trials"]:  # each trial an ordinary run, trained on the job's cluster
-        assert RunDir(trial["run_dir"]).read_record().status == "completed"
+    assert record["status"] == "completed" and len(record["trials"]) == 1
+    # The trial is an ordinary run, trained on the job's cluster and evaluated on the test set.
+    run = RunDir(record["best_run_dir"]).read_record()
+    assert run.status == "completed" and "test_mae_celsius" in run.evaluation
