@@ -49,7 +49,11 @@ def workdir(tmp_path_factory):
     tiny = _tiny_models()
     root = tmp_path_factory.mktemp("docs")
     store = RegistryStore(str(root / "registry"))
-    store.register(tiny.manifest("classification", "demo-classification"), tiny.classifier())
+    explainer = tiny.explainer()  # the classifier's Grad-CAM stand-in, for /explain's examples
+    classification = tiny.with_explainer(
+        tiny.manifest("classification", "demo-classification"), explainer
+    )
+    store.register(classification, tiny.classifier(), extras={"explain.onnx": explainer})
     store.register(tiny.manifest("segmentation", "demo-segmentation"), tiny.segmenter())
     store.register(tiny.manifest("forecasting", "demo-forecasting"), tiny.forecaster())
     (root / "cat.jpg").write_bytes(tiny.png((230, 20, 20), size=64, fmt="JPEG"))
@@ -87,6 +91,7 @@ def test_the_doc_has_examples_for_every_task():
         "/v1/classification/predict",
         "/v1/segmentation/predict",
         "/v1/forecasting/predict",
+        "/v1/classification/explain",
         "/v2/health/ready",
         "kiln predict",
     ):

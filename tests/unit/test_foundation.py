@@ -32,6 +32,7 @@ TF_FREE_MODULES = [
     "kiln.tasks",
     "kiln.errors",
     "kiln.cli",
+    "kiln.heatmap",
 ]
 HEAVY = ("tensorflow", "keras", "tf2onnx")
 

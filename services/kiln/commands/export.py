@@ -28,8 +28,16 @@ from kiln.export.config import DEFAULT_ATOL, DEFAULT_OPSET
     show_default=True,
     help="Largest absolute difference allowed between ONNX and Keras outputs.",
 )
+@click.option(
+    "--explain/--no-explain",
+    default=True,
+    show_default=True,
+    help="Add a classifier's Grad-CAM graph (served by /v1/classification/explain).",
+)
 @kiln_errors
-def export(run_dir: str, registry: str | None, name: str | None, opset: int, atol: float) -> None:
+def export(
+    run_dir: str, registry: str | None, name: str | None, opset: int, atol: float, explain: bool
+) -> None:
     """Export RUN to ONNX; register it only if onnxruntime matches Keras within --atol.
 
     RUN is a run directory or a run URI on object storage (s3://bucket/runs/RUN_ID), or a
@@ -51,6 +59,7 @@ def export(run_dir: str, registry: str | None, name: str | None, opset: int, ato
         name=name,
         opset=opset,
         atol=atol,
+        explain=explain,
         progress=lambda message: click.echo(f"  {message}", err=True),
     )
     parity = manifest.parity
@@ -60,6 +69,12 @@ def export(run_dir: str, registry: str | None, name: str | None, opset: int, ato
         click.echo(
             f"  parity: max |onnx - keras| = {parity.max_abs_diff:.3g} over {parity.samples} "
             f"inputs (tolerance {parity.atol:g})"
+        )
+    if manifest.explain is not None:
+        graph = manifest.explain
+        click.echo(
+            f"  explain: Grad-CAM of {graph.layer}, max |onnx - keras| = "
+            f"{graph.parity.max_abs_diff:.3g} over {graph.parity.samples} heatmaps"
         )
     click.echo(f"  size:   {manifest.size_bytes / 1e6:.2f} MB, sha256 {manifest.sha256[:16]}…")
     for note in manifest.notes:

@@ -103,3 +103,27 @@ def infer_v2(url: str, model_name: str, batch: np.ndarray, served: Served) -> No
         served.v2_outputs = result.as_numpy("output")
     finally:
         client.close()
+
+
+def explain_images(url: str, images: list[np.ndarray]) -> tuple[list[dict[str, Any]], list[float]]:
+    """Each image to ``POST /v1/classification/explain`` as JSON: the predictions (label,
+    probabilities, raw heatmap, overlay PNG and, as ``_overlay``, that PNG decoded) and the
+    seconds each call took."""
+    answers, seconds = [], []
+    with httpx.Client(base_url=url, timeout=60) as client:
+        for image in images:
+            started = time.perf_counter()
+            reply = client.post(
+                "/v1/classification/explain",
+                content=png_bytes(image),
+                headers={"content-type": "image/png", "accept": "application/json"},
+            )
+            seconds.append(time.perf_counter() - started)
+            if reply.status_code != 200:
+                raise RuntimeError(
+                    f"/v1/classification/explain answered {reply.status_code}: {reply.text[:300]}"
+                )
+            answer = reply.json()["predictions"][0]
+            overlay = Image.open(io.BytesIO(base64.b64decode(answer["overlay_png"])))
+            answers.append(answer | {"_overlay": np.asarray(overlay)})
+    return answers, seconds

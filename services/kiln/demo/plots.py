@@ -13,7 +13,13 @@ import numpy as np  # noqa: E402
 
 from kiln.training.plots import confusion_matrix  # noqa: E402
 
-__all__ = ["confusion_matrix", "copy_learning_curves", "forecast_vs_truth", "segmentation_overlay"]
+__all__ = [
+    "confusion_matrix",
+    "copy_learning_curves",
+    "forecast_vs_truth",
+    "served_heatmaps",
+    "segmentation_overlay",
+]
 
 
 def segmentation_overlay(
@@ -63,3 +69,20 @@ def copy_learning_curves(run_dir: Path, task: str, out: Path) -> Path | None:
     target = out / f"learning_curves_{task}.png"
     shutil.copyfile(source, target)
     return target
+
+
+def served_heatmaps(
+    overlays: list[np.ndarray], titles: list[str], heading: str, path: Path
+) -> None:
+    """The served Grad-CAM overlays (already drawn by the server) in a row, each titled with
+    its label and probability."""
+    count = max(1, len(overlays))
+    figure, axes = plt.subplots(1, count, figsize=(2.6 * count, 3.0), squeeze=False)
+    for axis, picture, title in zip(axes[0], overlays, titles, strict=True):
+        axis.imshow(picture)
+        axis.set_title(title, fontsize=9)
+        axis.axis("off")
+    figure.suptitle(heading, fontsize=10)
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)

@@ -178,6 +178,26 @@ def _plot_confusion(out: Path, samples: Samples, served: client.Served, manifest
     return path
 
 
+HEATMAPS_SHOWN = 6
+
+
+def plot_heatmaps(
+    out: Path, url: str, images: list[np.ndarray], served: client.Served
+) -> tuple[Path, str]:
+    """The classifier's Grad-CAM as served by /v1/classification/explain, titled with its
+    latency beside predict's; ``(the plot, that title)``."""
+    answers, seconds = client.explain_images(url, images[:HEATMAPS_SHOWN])
+    overlays = [a["_overlay"] for a in answers]
+    titles = [f"{a['label']} (p={a['probability']:.2f})" for a in answers]
+    heading = (
+        f"served Grad-CAM: POST /v1/classification/explain, p50 {np.median(seconds) * 1000:.0f} ms "
+        f"(predict p50 {served.v1_p50_ms:.0f} ms)"
+    )
+    path = out / "heatmaps.png"
+    plots.served_heatmaps(overlays, titles, heading, path)
+    return path, heading
+
+
 # The plot each task's served answers are drawn as.
 PLOTS: dict[str, Callable[[Path, Samples, client.Served, Manifest], Path]] = {
     "segmentation": _plot_overlay,
@@ -208,6 +228,8 @@ def _exercise(
     client.infer_v2(url, manifest.name, samples.tensors, served)
     metric, value, baseline_name, baseline, agree = score(plan.task, samples, served)
     drawn.append(PLOTS[plan.task](out, samples, served, manifest))
+    if manifest.explain is not None:
+        drawn.append(plot_heatmaps(out, url, samples.inputs, served)[0])
     parity = manifest.parity
     return TaskOutcome(
         task=plan.task,

@@ -1,6 +1,7 @@
 """Pictures, as the book draws them: channel grids, filter-pattern grids, heatmap overlays.
 
-Pure numpy + matplotlib (no TensorFlow), so serving's PNG overlay can share ``overlay``.
+Pure numpy + matplotlib (no TensorFlow); the heatmap overlay is ``kiln.heatmap``'s, the one
+serving draws too.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 
-OVERLAY_ALPHA = 0.4
 PER_ROW = 16
 
 
@@ -40,15 +40,6 @@ def image_grid(images: np.ndarray, per_row: int = 8) -> np.ndarray:
         top, left = row * (height + 2), column * (width + 2)
         grid[top : top + height, left : left + width] = images[index]
     return grid
-
-
-def overlay(image: np.ndarray, heatmap: np.ndarray, alpha: float = OVERLAY_ALPHA) -> np.ndarray:
-    """A full-size [0, 1] heatmap in the jet colormap over ``image`` (h, w, 1|3), uint8 RGB."""
-    from matplotlib import colormaps
-
-    colored = colormaps["jet"](np.clip(heatmap, 0.0, 1.0))[..., :3] * 255.0
-    base = np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
-    return np.clip(colored * alpha + base.astype("float32"), 0, 255).astype("uint8")
 
 
 def save_png(path: Path, picture: np.ndarray, title: str, *, cmap: str | None = None) -> Path:

@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from kiln.errors import ConfigError
-from kiln.explain.render import channel_grid, image_grid, overlay, save_png
+from kiln.explain.render import channel_grid, image_grid, save_png
 from kiln.explain.source import Explained
+from kiln.heatmap import overlay
 
 
 @dataclass
@@ -65,21 +66,20 @@ def steps(explained: Explained, request: Request) -> Iterator[tuple[str, Callabl
 
 
 def _heatmaps(explained: Explained, images: np.ndarray, index: int, folder: Path) -> list[Path]:
-    from kiln.models.gradcam import grad_cam, segmentation_maps, upsample
+    from kiln.models.gradcam import grad_cam, segmentation_maps
 
     image = images[index].astype("uint8")
-    height, width = image.shape[:2]
     if explained.task == "segmentation":
         maps = segmentation_maps(explained.model, images[index : index + 1])[0]
         written = []
         for klass in range(maps.shape[-1]):
             name = _class_name(explained, klass)
-            picture = overlay(image, upsample(maps[np.newaxis, ..., klass], height, width)[0])
+            picture = overlay(image, maps[..., klass])
             title = f"class {name}: mean probability {maps[..., klass].mean():.2f}"
             written.append(save_png(folder / f"class-{slug(name)}.png", picture, title))
         return written
     heat = grad_cam(explained.model, images[index : index + 1])
-    picture = overlay(image, upsample(heat.maps, height, width)[0])
+    picture = overlay(image, heat.maps[0])
     label = _class_name(explained, int(heat.classes[0]))
     title = f"{label} (p={heat.top_probability(0):.2f}), Grad-CAM of {heat.layer}"
     return [save_png(folder / "heatmap.png", picture, title)]

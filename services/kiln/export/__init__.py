@@ -27,13 +27,15 @@ def export_run(
     name: str | None = None,
     opset: int = DEFAULT_OPSET,
     atol: float = DEFAULT_ATOL,
+    explain: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> Manifest:
     """Convert ``run_dir``'s best checkpoint to ONNX, gate it on parity, register it.
 
     Returns the manifest as stored (with its version). Raises ``ParityError`` when onnxruntime
     and Keras disagree by more than ``atol``, ``NotFound``/``DataError`` for a missing or
-    incomplete run directory; nothing is registered in either case.
+    incomplete run directory; nothing is registered in either case. A classifier also gets its
+    Grad-CAM graph (``explain``), gated the same way.
     """
     from kiln.config import validate
     from kiln.export.pipeline import run_export
@@ -46,6 +48,7 @@ def export_run(
             "name": name,
             "opset": opset,
             "atol": atol,
+            "explain": explain,
         },
         source="export options",
     )

@@ -24,3 +24,7 @@ class ExportConfig(BaseModel):
     atol: float = Field(default=DEFAULT_ATOL, gt=0.0, le=1.0)
     random_samples: int = Field(default=4, ge=0, le=64)
     seed: int = 0
+    # Classifiers also get the Grad-CAM graph serving explains with (/v1/.../explain); its
+    # heatmaps lie in [0, 1], compared with Keras' on the validation sample.
+    explain: bool = True
+    explain_atol: float = Field(default=DEFAULT_ATOL, gt=0.0, le=1.0)

@@ -18,8 +18,10 @@ import onnx
 import tensorflow as tf
 import tf2onnx
 
+from kiln.errors import ParityError
 from kiln.export.config import INPUT_NAME
 from kiln.models.gradcam import feature_model, grad_cam, grad_cam_tensors, last_feature_layer
+from kiln.registry import ExplainGraph, Parity
 
 HEATMAP_OUTPUT = "heatmap"
 PROBABILITIES_OUTPUT = "probabilities"
@@ -47,6 +49,34 @@ def gradcam_onnx(model, input_shape: list[int], opset: int) -> tuple[onnx.ModelP
     proto.producer_name = "kiln (tf2onnx, Grad-CAM)"
     onnx.checker.check_model(proto)
     return proto, layer.name
+
+
+def explain_graph(
+    model, input_shape: list[int], opset: int, sample: np.ndarray, *, name: str, atol: float
+) -> tuple[ExplainGraph, bytes]:
+    """The Grad-CAM graph and its manifest entry, or ParityError when onnxruntime's maps differ
+    from Keras' by more than ``atol`` on the validation sample."""
+    from kiln.export.convert import tensor_specs
+    from kiln.registry.names import sha256_bytes
+
+    proto, layer = gradcam_onnx(model, input_shape, opset)
+    difference = parity(model, proto, sample)
+    if not np.isfinite(difference) or difference > atol:
+        raise ParityError(
+            f"{name}: the Grad-CAM graph's heatmaps differ from Keras' by up to {difference:.3g} "
+            f"on the validation sample ({len(sample)} items), above the tolerance {atol:g}; "
+            "refusing to register"
+        )
+    data = proto.SerializeToString()
+    graph = ExplainGraph(
+        layer=layer,
+        inputs=tensor_specs(proto.graph.input),
+        outputs=tensor_specs(proto.graph.output),
+        parity=Parity(max_abs_diff=difference, atol=atol, samples=len(sample)),
+        sha256=sha256_bytes(data),
+        size_bytes=len(data),
+    )
+    return graph, data
 
 
 def _name_outputs(graph: onnx.GraphProto) -> None:

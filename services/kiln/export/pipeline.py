@@ -23,8 +23,9 @@ from kiln import errors
 from kiln.errors import DataError, KilnError
 from kiln.export import gpu
 from kiln.export.config import ExportConfig
-from kiln.registry import Manifest, RegistryStore
+from kiln.registry import ExplainGraph, Manifest, RegistryStore
 from kiln.registry.store import check_name
+from kiln.tasks import SPECS
 
 if TYPE_CHECKING:
     from kiln.export.run_reader import RunArtifacts
@@ -88,6 +89,7 @@ def _export_from(config: ExportConfig, run: RunArtifacts, say: Progress) -> Mani
         say("no training sample in the run: registered without training statistics (no drift)")
     else:
         say(f"training statistics: {stats.samples} training items")
+    explain, explain_bytes = explain_for(twin, run, config, name, say)
     manifest = build_manifest(
         run,
         name=name,
@@ -104,10 +106,40 @@ def _export_from(config: ExportConfig, run: RunArtifacts, say: Progress) -> Mani
     say(
         f"batch size: {preferred} costs least per item on one CPU thread (timed up to {TIMING_LIMIT})"
     )
-    manifest = manifest.model_copy(update={"preferred_batch_size": preferred})
-    stored = store.register(manifest, onnx_bytes)
+    manifest = manifest.model_copy(update={"preferred_batch_size": preferred, "explain": explain})
+    extras = {explain.file: explain_bytes} if explain is not None and explain_bytes else None
+    stored = store.register(manifest, onnx_bytes, extras=extras)
     say(f"registered {stored.ref} in {config.registry}")
     return stored
+
+
+def explain_for(
+    model, run: RunArtifacts, config: ExportConfig, name: str, say: Progress
+) -> tuple[ExplainGraph | None, bytes | None]:
+    """A classifier's Grad-CAM graph (of the inference twin: no augmentation layers to trace),
+    parity-gated like the model; none for other answers, for
+    a classifier without a spatial feature map, or when the export was told to skip it."""
+    from kiln.export.gradcam import explain_graph
+    from kiln.models.gradcam import last_feature_layer
+
+    if not config.explain or SPECS[run.info.task].answer != "label" or not len(run.sample_x):
+        return None, None
+    try:
+        last_feature_layer(model)
+    except ValueError as e:
+        say(f"no Grad-CAM graph: {e}")
+        return None, None
+    say(f"Grad-CAM graph: converting and checking it on {len(run.sample_x)} validation items")
+    graph, data = explain_graph(
+        model,
+        list(run.info.input_shape),
+        config.opset,
+        run.sample_x,
+        name=name,
+        atol=config.explain_atol,
+    )
+    say(f"Grad-CAM graph: layer {graph.layer}, heatmaps within {graph.parity.max_abs_diff:.2g}")
+    return graph, data
 
 
 def load_checkpoint(path: Path):

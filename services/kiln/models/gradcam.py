@@ -60,21 +60,47 @@ def grad_cam(model: keras.Model, images: np.ndarray, layer: str | None = None) -
     )
 
 
+def sigmoid_head(model: keras.Model) -> keras.layers.Dense | None:
+    """The model's last layer if it is one sigmoid unit (a two-class classifier), else None."""
+    head = model.layers[-1]
+    sigmoid = getattr(getattr(head, "activation", None), "__name__", "") == "sigmoid"
+    if isinstance(head, keras.layers.Dense) and head.units == 1 and sigmoid:
+        return head
+    return None
+
+
 def feature_model(model: keras.Model, layer: keras.layers.Layer) -> keras.Model:
-    """``x -> (layer's feature map, the model's output)``."""
-    return keras.Model(model.inputs, [layer.output, model.output])
+    """``x -> (layer's feature map, the model's output)``; for one sigmoid unit, the unit's input
+    instead of its output (``grad_cam_tensors`` takes the logit from it)."""
+    head = sigmoid_head(model)
+    last = head.input if head is not None else model.output
+    both = keras.Model(model.inputs, [layer.output, last])
+    both.sigmoid_head = head  # type: ignore[attr-defined]
+    return both
 
 
 def grad_cam_tensors(both: keras.Model, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """``(maps (n, h, w) in [0, 1], probabilities (n, classes))``; traceable by ``tf.function``,
     so the exporter can express the gradient in an ONNX graph."""
+    head = getattr(both, "sigmoid_head", None)
     with tf.GradientTape() as tape:
-        features, output = both(x, training=False)
-        probabilities = class_probabilities(output)
-        classes = tf.argmax(probabilities, axis=-1)
-        # A one-hot product, not a batched gather: it converts to plain ONNX ops.
-        top = tf.one_hot(classes, tf.shape(probabilities)[-1], dtype=probabilities.dtype)
-        score = tf.reduce_sum(probabilities * top, axis=-1)
+        features, last = both(x, training=False)
+        if head is not None:
+            # One sigmoid unit: the score is the logit z (class 1) or -z (class 0). p = sigmoid(z)
+            # has the gradient p(1 - p) times z's, a positive factor the map's scaling to [0, 1]
+            # removes, and tf2onnx has no SigmoidGrad.
+            logit = tf.matmul(last, head.kernel) + (head.bias if head.use_bias else 0.0)
+            probabilities = class_probabilities(tf.sigmoid(logit))
+            classes = tf.argmax(probabilities, axis=-1)
+            sign = tf.where(tf.equal(classes, 1), 1.0, -1.0)
+            # (n, 1) -> (n,) by a sum, not a slice: tf2onnx has no StridedSliceGrad either.
+            score = sign * tf.reduce_sum(logit, axis=-1)
+        else:
+            probabilities = class_probabilities(last)
+            classes = tf.argmax(probabilities, axis=-1)
+            # A one-hot product, not a batched gather: it converts to plain ONNX ops.
+            top = tf.one_hot(classes, tf.shape(probabilities)[-1], dtype=probabilities.dtype)
+            score = tf.reduce_sum(probabilities * top, axis=-1)
     gradients = tape.gradient(score, features)
     return weighted_map(features, gradients), probabilities
 

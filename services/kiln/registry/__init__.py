@@ -1,6 +1,7 @@
 """The versioned model registry (TF-free): manifests and the store that holds them."""
 
 from kiln.registry.manifest import (
+    ExplainGraph,
     FeatureStats,
     ImagePreprocessing,
     Manifest,
@@ -14,6 +15,7 @@ from kiln.registry.store import RegistryStore
 
 __all__ = [
     "LATEST",
+    "ExplainGraph",
     "FeatureStats",
     "ImagePreprocessing",
     "LoadedModel",

@@ -15,6 +15,7 @@ from kiln.config import Task
 
 MANIFEST_FILE = "manifest.json"
 MODEL_FILE = "model.onnx"
+EXPLAIN_FILE = "explain.onnx"
 SCHEMA_VERSION = 1
 
 
@@ -87,6 +88,21 @@ class Parity(_Strict):
     source: str = "validation"
 
 
+class ExplainGraph(_Strict):
+    """The Grad-CAM graph beside the model (``EXPLAIN_FILE``): same input, outputs ``heatmap``
+    (n, h, w in [0, 1], the class-weighted map of ``layer``) and ``probabilities``; it runs one
+    image at a time (``batch``). Parity-gated against Keras' Grad-CAM at export."""
+
+    file: str = EXPLAIN_FILE
+    layer: str
+    batch: int = 1
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+    parity: Parity
+    sha256: str
+    size_bytes: int
+
+
 class FeatureStats(_Strict):
     """One feature's distribution on the training split: mean, std and a histogram.
 
@@ -149,6 +165,8 @@ class Manifest(_Strict):
     # The training split's statistics (kiln.export.stats); absent in manifests from before they
     # were recorded, and then serving simply has no drift metrics for the model.
     training_stats: TrainingStats | None = None
+    # The Grad-CAM graph serving explains predictions with; absent for models without one.
+    explain: ExplainGraph | None = None
     sha256: str = ""
     size_bytes: int = 0
     notes: list[str] = Field(default_factory=list)

@@ -52,23 +52,30 @@ _MAX_CLAIM_TRIES = 1000
 
 
 def register(
-    store: RegistryStore, manifest: Manifest, onnx_bytes: bytes, make_latest: bool
+    store: RegistryStore,
+    manifest: Manifest,
+    onnx_bytes: bytes,
+    make_latest: bool,
+    extras: dict[str, bytes] | None = None,
 ) -> Manifest:
+    """Publish ``onnx_bytes`` and ``extras`` (more files of the version, such as the Grad-CAM
+    graph the manifest records) under a new version; the manifest is written last."""
     name = check_name(manifest.name)
     if not onnx_bytes:
         raise IntegrityError(f"refusing to register {name!r}: the ONNX model is empty")
     update = {"sha256": sha256_bytes(onnx_bytes), "size_bytes": len(onnx_bytes)}
+    files = {MODEL_FILE: onnx_bytes, **(extras or {})}
     if store.local:
         with _lock(store, name):
             _sweep_local(store, name)
             version = max(store.numbered(name), default=0) + 1
             stored = manifest.model_copy(update={**update, "version": version})
-            _publish_local(store, name, version, onnx_bytes, _document(stored))
+            _publish_local(store, name, version, files, _document(stored))
     else:
         _sweep_remote(store, name)
         version, token = _claim(store, name)
         stored = manifest.model_copy(update={**update, "version": version})
-        _publish_remote(store, name, version, token, onnx_bytes, _document(stored))
+        _publish_remote(store, name, version, token, files, _document(stored))
     if make_latest:
         advance_latest(store, name, version)
     return stored
@@ -125,10 +132,16 @@ def _claim(store: RegistryStore, name: str) -> tuple[int, bytes]:
 
 
 def _publish_remote(
-    store: RegistryStore, name: str, version: int, token: bytes, model: bytes, document: bytes
+    store: RegistryStore,
+    name: str,
+    version: int,
+    token: bytes,
+    files: dict[str, bytes],
+    document: bytes,
 ) -> None:
     try:
-        store._write(store.at(name, version, MODEL_FILE), model)
+        for file, data in files.items():
+            store._write(store.at(name, version, file), data)
         if storage.read_bytes(store.at(name, version, CLAIM_FILE)) != token:
             raise KilnError(f"the claim on {name}:{version} was swept while writing; retry")
         if not storage.put_if_absent(store.at(name, version, MANIFEST_FILE), document):
@@ -158,12 +171,13 @@ def _sweep_remote(store: RegistryStore, name: str) -> None:
 
 
 def _publish_local(
-    store: RegistryStore, name: str, version: int, model: bytes, document: bytes
+    store: RegistryStore, name: str, version: int, files: dict[str, bytes], document: bytes
 ) -> None:
     staging = store._path(name, f"{_STAGING}{uuid.uuid4().hex}")
     os.makedirs(staging)
     try:
-        store._write(f"{staging}/{MODEL_FILE}", model)
+        for file, data in files.items():
+            store._write(f"{staging}/{file}", data)
         store._write(f"{staging}/{MANIFEST_FILE}", document)
         # os.replace refuses to replace a non-empty directory, so two writers can never
         # merge into one version even if both somehow claimed the same number.

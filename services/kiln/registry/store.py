@@ -100,6 +100,22 @@ class RegistryStore:
             )
         return LoadedModel(manifest, data)
 
+    def load_explain(self, manifest: Manifest) -> bytes | None:
+        """The version's Grad-CAM graph (None if it has none), checked against its manifest."""
+        graph = manifest.explain
+        if graph is None:
+            return None
+        uri = self.at(manifest.name, manifest.version, graph.file)
+        try:
+            data = storage.read_bytes(uri)
+        except StorageError as e:
+            if e.status != 404:
+                raise
+            raise IntegrityError(f"{manifest.ref}: {graph.file} is missing at {uri}") from e
+        if sha256_bytes(data) != graph.sha256 or len(data) != graph.size_bytes:
+            raise IntegrityError(f"{manifest.ref}: {graph.file} is corrupted or truncated")
+        return data
+
     def list(self) -> builtins.list[Manifest]:
         """Every published manifest, by name then version."""
         return [self.manifest(n, v) for n in self.names() for v in self.versions(n)]
@@ -109,9 +125,16 @@ class RegistryStore:
 
     # -- writing (kiln.registry.publish) --------------------------------------------------
 
-    def register(self, manifest: Manifest, onnx_bytes: bytes, make_latest: bool = True) -> Manifest:
-        """Publish a new version of ``manifest.name``; returns the manifest as stored."""
-        return publish.register(self, manifest, onnx_bytes, make_latest)
+    def register(
+        self,
+        manifest: Manifest,
+        onnx_bytes: bytes,
+        make_latest: bool = True,
+        extras: dict[str, bytes] | None = None,
+    ) -> Manifest:
+        """Publish a new version of ``manifest.name`` (``extras``: more files of the version,
+        named by the manifest); returns the manifest as stored."""
+        return publish.register(self, manifest, onnx_bytes, make_latest, extras)
 
     def promote(self, name: str, version: int | str) -> int:
         """Point ``latest`` at ``version`` (also backwards: a deliberate rollback); every

@@ -9,12 +9,20 @@ from typing import Any
 
 from kiln.errors import NotFound
 from kiln.serving.interface import TaskService
+from kiln.serving.v2.types import EXPLAIN_SUFFIX
+from kiln.tasks import SPECS
 
 
 class DataPlane:
     def __init__(self, services: dict[str, TaskService], names: dict[str, str]) -> None:
         self.services = services
         self.names = names  # model name -> task
+        # A model whose task answers a label is also served as NAME-explain (its Grad-CAM).
+        self.explained = {
+            name + EXPLAIN_SUFFIX: task
+            for name, task in names.items()
+            if SPECS[task].answer == "label"
+        }
 
     @property
     def tasks(self) -> list[str]:
@@ -24,9 +32,14 @@ class DataPlane:
         return self.services[task]
 
     def task_of(self, name: str) -> str:
-        if name not in self.names:
-            raise NotFound(f"model {name!r} is not served; served: {sorted(self.names)}")
-        return self.names[name]
+        """The task serving model ``name`` (or ``NAME-explain``); NotFound for any other."""
+        known = {**self.names, **self.explained}
+        if name not in known:
+            raise NotFound(f"model {name!r} is not served; served: {sorted(known)}")
+        return known[name]
+
+    def explains(self, name: str) -> bool:
+        return name in self.explained
 
     async def ready(self) -> bool:
         return all([await service.ready() for service in self.services.values()])

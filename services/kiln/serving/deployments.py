@@ -103,11 +103,14 @@ class RemoteTask:
     async def predict_v1(self, request: PredictRequest) -> Reply:
         return await self._call("predict_v1", request)
 
+    async def explain_v1(self, request: PredictRequest) -> Reply:
+        return await self._call("explain_v1", request)
+
     async def infer_v2(self, request: InferRequest) -> Reply:
         return await self._call("infer_v2", request)
 
-    async def metadata_v2(self, version: int | None) -> Reply:
-        return await self._call("metadata_v2", version)
+    async def metadata_v2(self, version: int | None, explain: bool = False) -> Reply:
+        return await self._call("metadata_v2", version, explain)
 
     async def ready(self) -> bool:
         try:

@@ -24,6 +24,7 @@ import numpy as np
 from kiln.errors import KilnError, NotFound, NotReady
 from kiln.registry import Manifest, RegistryStore
 from kiln.serving.config import RuntimeConfig
+from kiln.serving.explainer import Explainer, missing
 from kiln.serving.metrics import ServingMetrics
 from kiln.serving.runtime import CPU, OnnxModel
 
@@ -61,6 +62,7 @@ class TaskModel:
         # until the last of those requests is answered, so a promotion or a rollout fails none.
         self.retiring: dict[int, tuple[OnnxModel, OnnxModel | None]] = {}
         self.holders: Counter[int] = Counter()
+        self.explainers: dict[int, Explainer] = {}  # versions exported with a Grad-CAM graph
         self._lock = threading.Lock()  # Serve may run reconfigure off the event loop
         self.primary: int | None = None
         self.canary: int | None = None
@@ -86,6 +88,9 @@ class TaskModel:
                     dropped = (self.models.pop(version), self.solo.pop(version, None))
                     if self.holders[version]:
                         self.retiring[version] = dropped
+            for version in list(self.explainers):
+                if version not in keep and not self.holders[version]:
+                    del self.explainers[version]
         # One batch queue serves every version, so it batches no more than the slowest allows.
         self.max_batch_size = min(self._batch_limit(v, config.max_batch_size) for v in keep)
         log.info(
@@ -122,6 +127,11 @@ class TaskModel:
                 )
                 self._warm_up(solo)
                 self.solo[resolved] = solo
+            explain = self.store.load_explain(loaded.manifest)
+            if explain is not None:
+                self.explainers[resolved] = Explainer.build(
+                    loaded.manifest, explain, self.intra_op_threads
+                )
             self.models[resolved] = model
         return resolved
 
@@ -216,6 +226,13 @@ class TaskModel:
 
     def manifest(self, version: int) -> Manifest:
         return self.loaded(version).manifest
+
+    def explainer(self, version: int) -> Explainer:
+        """A version's Grad-CAM graph, or NotFound when it was exported without one."""
+        found = self.explainers.get(version)
+        if found is None:
+            raise missing(self.manifest(version))
+        return found
 
     def session(self, version: int, alone: bool) -> OnnxModel | None:
         """The session a run of ``version`` uses: the all-threads one when it runs alone (and

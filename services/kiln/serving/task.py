@@ -26,11 +26,12 @@ from kiln.serving.inputs import check_tensor
 from kiln.serving.metrics import ServingMetrics
 from kiln.serving.model import TaskModel
 from kiln.serving.reply import Reply, error_reply, fault_reply, json_reply
+from kiln.serving.v1.explain import explain_answer, explainable
 from kiln.serving.v1.formats import format_for
 from kiln.serving.v1.parsing import TaskFormat
 from kiln.serving.v1.types import PredictRequest
 from kiln.serving.v2.parsing import parse_infer
-from kiln.serving.v2.replies import infer_reply, model_metadata
+from kiln.serving.v2.replies import explained, infer_reply, model_metadata
 from kiln.serving.v2.types import InferRequest
 
 log = logging.getLogger("kiln.serving")
@@ -77,24 +78,46 @@ class ServedTask:
 
         return await self._answer(answer, request.route_key, None)
 
+    async def explain_v1(self, request: PredictRequest) -> Reply:
+        async def answer(version: int) -> Reply:
+            task_format = explainable(self._format(version))
+            explainer = self.model.explainer(version)
+            pixels = await self._off_loop(task_format.pixels, request.body, request.content_type)
+            maps, probabilities = await self._off_loop(explainer.run, task_format.scale(pixels))
+            layer, accept = explainer.graph.layer, request.accept
+            return await self._off_loop(
+                explain_answer, task_format, pixels, maps, probabilities, layer, accept
+            )
+
+        return await self._answer(answer, request.route_key, None, observe=False)
+
     async def infer_v2(self, request: InferRequest) -> Reply:
         async def answer(version: int) -> Reply:
             manifest = self.model.manifest(version)
+            if request.explain:
+                manifest = explained(manifest)
             parsed = await self._off_loop(
                 parse_infer, request.body, request.header_length, manifest
             )
             tensor = await self._off_loop(check_tensor, manifest, parsed.tensor)
-            outputs = await self.infer(version, tensor)
+            if request.explain:
+                run = self.model.explainer(version).run
+                outputs: np.ndarray | list[np.ndarray] = list(await self._off_loop(run, tensor))
+            else:
+                outputs = await self.infer(version, tensor)
             return await self._off_loop(infer_reply, parsed, manifest, outputs)
 
-        return await self._answer(answer, request.route_key, request.version)
+        observe = not request.explain
+        return await self._answer(answer, request.route_key, request.version, observe=observe)
 
-    async def metadata_v2(self, version: int | None) -> Reply:
+    async def metadata_v2(self, version: int | None, explain: bool = False) -> Reply:
         try:
             chosen = self.model.choose(None, version) if version is not None else self.model.primary
             if chosen is None:
                 raise NotReady(f"the {self.model.task} model is not loaded yet")
             manifest = self.model.manifest(chosen)
+            if explain:
+                manifest = explained(manifest)
             return json_reply(model_metadata(manifest, sorted(self.model.models)))
         except KilnError as e:
             return error_reply(e, self.model.task)
@@ -107,7 +130,11 @@ class ServedTask:
 
     # -- the request path --------------------------------------------------------------
 
-    async def _answer(self, answer: Answer, route_key: str | None, version: int | None) -> Reply:
+    async def _answer(
+        self, answer: Answer, route_key: str | None, version: int | None, observe: bool = True
+    ) -> Reply:
+        """``answer`` for the chosen version, as a Reply whatever happens; ``observe``: count it
+        in the inference metrics (explanations are not predictions and would skew them)."""
         started = time.perf_counter()
         chosen: int | str = "none"
         try:
@@ -120,7 +147,7 @@ class ServedTask:
             reply = fault_reply(e, self.model.task)
         reply.headers[VERSION_HEADER] = str(chosen)
         reply.headers[ROLE_HEADER] = "canary" if chosen == self.model.canary else "primary"
-        if self.metrics is not None:
+        if self.metrics is not None and observe:
             seconds = time.perf_counter() - started if reply.ok else None
             self.metrics.observe_request(chosen, reply.status, seconds)
         return reply

@@ -38,6 +38,9 @@ def test_architecture_exports_with_parity(architecture, splits_by_layout, regist
     assert manifest.inputs[0].name == "input" and manifest.inputs[0].shape[0] == -1
     assert manifest.outputs[0].name == "output" and manifest.outputs[0].shape[0] == -1
     assert "Loop" not in manifest.op_summary, manifest.op_summary
+    if ARCHITECTURES[architecture].task == "classification":  # with its Grad-CAM graph
+        assert manifest.explain is not None
+        assert manifest.explain.parity.max_abs_diff <= manifest.explain.parity.atol
     if architecture in RECURRENT:
         assert RECURRENT[architecture] in manifest.op_summary
     # Training statistics from the training split's sample and the graph's answers on it.

@@ -10,6 +10,7 @@ returns the input's temperature in °C. The real exporter's models are served in
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +18,10 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from kiln.registry import (
+    ExplainGraph,
     ImagePreprocessing,
     Manifest,
+    Parity,
     RegistryStore,
     TensorSpec,
     TimeseriesPreprocessing,
@@ -65,6 +68,61 @@ def classifier(swap: bool = False) -> bytes:
         helper.make_node("Softmax", ["logits"], ["output"], axis=-1),
     ]
     return _model(nodes, ["N", IMAGE, IMAGE, 3], ["N", 2], {"axes": [1, 2], "weights": weights})
+
+
+def explainer() -> bytes:
+    """A stand-in for the exporter's Grad-CAM graph of ``classifier()`` (batch 1, outputs
+    ``heatmap`` and ``probabilities``): the heatmap is the red channel at a quarter of the size."""
+    weights = np.zeros((3, 2), dtype=np.float32)
+    weights[0, 0] = weights[2, 1] = 10 / 255
+    nodes = [
+        helper.make_node("ReduceMean", ["input", "axes"], ["mean"], keepdims=0),
+        helper.make_node("MatMul", ["mean", "weights"], ["logits"]),
+        helper.make_node("Softmax", ["logits"], ["probabilities"], axis=-1),
+        helper.make_node("Transpose", ["input"], ["planes"], perm=[0, 3, 1, 2]),
+        helper.make_node(
+            "AveragePool", ["planes"], ["pooled"], kernel_shape=[4, 4], strides=[4, 4]
+        ),
+        helper.make_node("Gather", ["pooled", "red"], ["redmap"], axis=1),
+        helper.make_node("Mul", ["redmap", "scale"], ["heatmap"]),
+    ]
+    side = IMAGE // 4
+    graph = helper.make_graph(
+        nodes,
+        "tiny-explain",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, IMAGE, IMAGE, 3])],
+        [
+            helper.make_tensor_value_info("heatmap", TensorProto.FLOAT, [1, side, side]),
+            helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [1, 2]),
+        ],
+        [
+            numpy_helper.from_array(np.asarray([1, 2], dtype=np.int64), "axes"),
+            numpy_helper.from_array(weights, "weights"),
+            numpy_helper.from_array(np.asarray(0, dtype=np.int64), "red"),
+            numpy_helper.from_array(np.asarray(1 / 255, dtype=np.float32), "scale"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def with_explainer(classifier_manifest: Manifest, data: bytes) -> Manifest:
+    """The classifier's manifest recording ``explainer()``'s bytes as its Grad-CAM graph."""
+    side = IMAGE // 4
+    graph = ExplainGraph(
+        layer="tiny",
+        inputs=[TensorSpec(name="input", dtype="float32", shape=[1, IMAGE, IMAGE, 3])],
+        outputs=[
+            TensorSpec(name="heatmap", dtype="float32", shape=[1, side, side]),
+            TensorSpec(name="probabilities", dtype="float32", shape=[1, 2]),
+        ],
+        parity=Parity(max_abs_diff=0.0, atol=1e-4, samples=1),
+        sha256=hashlib.sha256(data).hexdigest(),
+        size_bytes=len(data),
+    )
+    return classifier_manifest.model_copy(update={"explain": graph})
 
 
 def segmenter() -> bytes:

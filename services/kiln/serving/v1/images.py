@@ -27,7 +27,7 @@ class ImageFormat(TaskFormat):
         self.pre = manifest.preprocessing
         self.class_names = self.pre.class_names
 
-    def _scale(self, pixels: np.ndarray) -> np.ndarray:
+    def scale(self, pixels: np.ndarray) -> np.ndarray:
         if self.pre.scale == 1.0 and self.pre.mean == 0.0 and self.pre.std == 1.0:
             return pixels
         return (pixels * self.pre.scale - self.pre.mean) / self.pre.std
@@ -58,6 +58,10 @@ class ImageFormat(TaskFormat):
         return pixels
 
     def parse(self, body: bytes, content_type: str) -> np.ndarray:
+        return self.scale(self.pixels(body, content_type))
+
+    def pixels(self, body: bytes, content_type: str) -> np.ndarray:
+        """The request's images as 0..255 float32 pixels (n, h, w, c), before any scaling."""
         kind = media_type(content_type)
         budget = media.PixelBudget()  # for all the request's images together
         if kind in media.IMAGE_TYPES:
@@ -70,7 +74,7 @@ class ImageFormat(TaskFormat):
                 f"content type {kind or '(none)'!r} is not accepted; send image/png, image/jpeg "
                 'or application/json with {"instances": [...]}'
             )
-        return self._scale(np.stack(images).astype(np.float32))
+        return np.stack(images).astype(np.float32)
 
     def names(self, count: int) -> list[str]:
         if len(self.class_names) == count:
@@ -89,6 +93,7 @@ def _softmax_if_needed(scores: np.ndarray) -> np.ndarray:
 
 class ClassificationFormat(ImageFormat):
     answer_model = types.ClassificationAnswer
+    explainable = True  # POST /v1/{task}/explain: Grad-CAM heatmaps (kiln.serving.v1.explain)
 
     def probabilities(self, outputs: np.ndarray) -> np.ndarray:
         outputs = outputs.reshape(outputs.shape[0], -1).astype(np.float64)
@@ -97,9 +102,12 @@ class ClassificationFormat(ImageFormat):
         return _softmax_if_needed(outputs)
 
     def answer(self, outputs: np.ndarray, accept: str) -> Reply:
-        probabilities = self.probabilities(outputs)
+        return json_reply({"predictions": self.labelled(self.probabilities(outputs))})
+
+    def labelled(self, probabilities: np.ndarray) -> list[dict[str, Any]]:
+        """Per row of (n, classes) probabilities: the label, its probability and every class'."""
         names = self.names(probabilities.shape[1])
-        predictions = [
+        return [
             {
                 "label": names[int(row.argmax())],
                 "probability": round(float(row.max()), 6),
@@ -107,7 +115,6 @@ class ClassificationFormat(ImageFormat):
             }
             for row in probabilities
         ]
-        return json_reply({"predictions": predictions})
 
 
 class SegmentationFormat(ImageFormat):

@@ -55,6 +55,8 @@ class TaskFormat:
     answer_model: ClassVar[type[BaseModel]]
     # Media types the answer may also come in, besides JSON.
     answer_media: ClassVar[tuple[str, ...]] = ()
+    # Whether the task also has ``POST /v1/{task}/explain`` (a heatmap beside the answer).
+    explainable: ClassVar[bool] = False
 
     def __init__(self, manifest: Manifest) -> None:
         self.manifest = manifest

@@ -33,6 +33,19 @@ class ClassificationAnswer(BaseModel):
     predictions: list[ClassificationPrediction]
 
 
+class ExplainPrediction(ClassificationPrediction):
+    heatmap: list[list[float]] = Field(
+        description="Grad-CAM of the predicted class at the last feature map's resolution, "
+        "rows of values in [0, 1]."
+    )
+    layer: str = Field(description="The model layer whose feature map the heatmap weighs.")
+    overlay_png: str = Field(description="Base64 PNG: the heatmap in jet colours over the image.")
+
+
+class ExplainAnswer(BaseModel):
+    predictions: list[ExplainPrediction]
+
+
 class SegmentationPrediction(BaseModel):
     mask_png: str = Field(description="Base64 PNG, one byte per pixel holding the class index.")
     height: int

@@ -56,10 +56,12 @@ def parse_infer(body: bytes, header_length: str | None, manifest: Manifest) -> P
         raise InvalidInput(f"input datatype {datatype!r} does not match the model's {expected!r}")
     if not isinstance(payload.get("id", ""), str):
         raise BadRequest(f'"id" must be a string, got {payload["id"]!r}')
+    binary_output, requested = wants_binary(payload, manifest)
     return ParsedInfer(
         id=payload.get("id"),
         tensor=tensor_of(spec, shape, datatype, binary),
-        binary_output=wants_binary(payload, manifest),
+        binary_output=binary_output,
+        requested=requested,
     )
 
 
@@ -98,25 +100,27 @@ def object_or_empty(value: Any, what: str) -> dict[str, Any]:
     return value
 
 
-def wants_binary(payload: dict[str, Any], manifest: Manifest) -> bool:
-    """Whether the answer carries its tensor as binary data: asked for the whole request
-    (``parameters.binary_data_output``) or per requested output (``parameters.binary_data``)."""
+def wants_binary(payload: dict[str, Any], manifest: Manifest) -> tuple[bool, list[str] | None]:
+    """``(binary, requested)``: whether the answer carries its tensors as binary data, asked for
+    the whole request (``parameters.binary_data_output``) or per requested output
+    (``parameters.binary_data``); and the outputs the client named (None: every output)."""
     outputs = payload.get("outputs")
-    known = manifest.outputs[0].name
+    known = [spec.name for spec in manifest.outputs]
     request_parameters = object_or_empty(payload.get("parameters"), 'the request\'s "parameters"')
     if outputs is None:
-        return flag(request_parameters, "binary_data_output")
+        return flag(request_parameters, "binary_data_output"), None
     if not isinstance(outputs, list) or not all(isinstance(o, dict) for o in outputs):
         raise BadRequest('"outputs" must be a list of objects such as {"name": "output"}')
-    binary = False
+    binary, requested = False, []
     for output in outputs:
-        if output.get("name") != known:
+        if output.get("name") not in known:
             raise InvalidInput(
-                f"unknown output {output.get('name')!r}; the model's output is {known!r}"
+                f"unknown output {output.get('name')!r}; the model's outputs are {known}"
             )
+        requested.append(output["name"])
         parameters = object_or_empty(output.get("parameters"), '"parameters" of an output')
         binary = flag(parameters, "binary_data") or binary
-    return binary
+    return binary, requested or None
 
 
 def flag(parameters: dict[str, Any], name: str) -> bool:

@@ -30,7 +30,7 @@ def add_routes(app: FastAPI, plane: DataPlane, auth: BearerAuth, max_body_bytes:
         auth.check_metadata(request.headers.get("authorization"))
         task = plane.task_of(name)
         if version is not None:
-            reply = await plane.task(task).metadata_v2(parse_version(version))
+            reply = await plane.task(task).metadata_v2(parse_version(version), plane.explains(name))
             if not reply.ok:
                 return JSONResponse(reply.json(), reply.status)
         ok = await plane.task(task).ready()
@@ -39,7 +39,8 @@ def add_routes(app: FastAPI, plane: DataPlane, auth: BearerAuth, max_body_bytes:
     async def metadata(request: Request, name: str, version: str | None) -> Response:
         auth.check(request.headers.get("authorization"))
         number = parse_version(version) if version is not None else None
-        return to_response(await plane.task(plane.task_of(name)).metadata_v2(number))
+        service = plane.task(plane.task_of(name))
+        return to_response(await service.metadata_v2(number, plane.explains(name)))
 
     async def infer(request: Request, name: str, version: str | None) -> Response:
         auth.check(request.headers.get("authorization"))
@@ -48,11 +49,15 @@ def add_routes(app: FastAPI, plane: DataPlane, auth: BearerAuth, max_body_bytes:
         body = await read_body(request, max_body_bytes)
         headers = request.headers
         infer_request = types.InferRequest(
-            body, headers.get(types.HEADER_LENGTH), number, headers.get(ROUTE_KEY_HEADER)
+            body,
+            headers.get(types.HEADER_LENGTH),
+            number,
+            headers.get(ROUTE_KEY_HEADER),
+            explain=plane.explains(name),
         )
         return to_response(await plane.task(task).infer_v2(infer_request))
 
-    names = list(plane.names)
+    names = [*plane.names, *plane.explained]
     for prefix in PREFIXES:
         versioned = "{version}" in prefix
         app.add_api_route(

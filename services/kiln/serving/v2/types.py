@@ -11,6 +11,9 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
+# A classifier NAME is also served as the model NAME-explain: same input, its Grad-CAM graph's
+# outputs "heatmap" and "probabilities".
+EXPLAIN_SUFFIX = "-explain"
 DATATYPES: dict[str, Any] = {
     "BOOL": np.bool_,
     "UINT8": np.uint8,
@@ -44,6 +47,7 @@ class InferRequest:
     header_length: str | None = None
     version: int | None = None
     route_key: str | None = None
+    explain: bool = False  # addressed to NAME-explain: the Grad-CAM graph answers
 
 
 @dataclass
@@ -53,6 +57,7 @@ class ParsedInfer:
     id: str | None
     tensor: np.ndarray
     binary_output: bool
+    requested: list[str] | None = None  # the outputs the client named (None: all of them)
 
 
 class TensorMetadata(BaseModel):
@@ -91,7 +96,7 @@ class Health(BaseModel):
 
 
 # The request body as the parser accepts it (Kiln's models have one input, "input", and one
-# output, "output"); the parser says in its 4xx what does not fit.
+# output, "output"; NAME-explain has two); the parser says in its 4xx what does not fit.
 _TENSOR = {
     "type": "object",
     "required": ["name", "datatype", "shape"],
@@ -110,7 +115,7 @@ _REQUESTED_OUTPUT = {
     "type": "object",
     "required": ["name"],
     "properties": {
-        "name": {"type": "string", "enum": ["output"]},
+        "name": {"type": "string", "enum": ["output", "heatmap", "probabilities"]},
         "parameters": {"type": "object", "properties": {"binary_data": {"type": "boolean"}}},
     },
 }
