@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -40,9 +39,7 @@ TUNE_DIR = "tune"
 EXPERIMENT = "search"
 
 
-def run_search(
-    config: SearchConfig, *, console: Console | None = None, interrupt_after: int | None = None
-) -> SearchRecord:
+def run_search(config: SearchConfig, *, console: Console | None = None) -> SearchRecord:
     """Run a new search; its directory is ``config.out/<search_id>``."""
     plans = check_search(config)
     _check_data(config, plans)
@@ -69,7 +66,7 @@ def run_search(
     storage.write_bytes(storage.join(search_dir, SEARCH_FILE), text.encode())
     plan_json = json.dumps([plan.model_dump() for plan in plans], indent=2)
     storage.write_bytes(storage.join(search_dir, PLAN_FILE), plan_json.encode())
-    return _execute(config, plans, search_dir, console or Console(), False, interrupt_after)
+    return _execute(config, plans, search_dir, console or Console(), False)
 
 
 def resume_search(search_dir: str | Path, *, console: Console | None = None) -> SearchRecord:
@@ -89,7 +86,7 @@ def resume_search(search_dir: str | Path, *, console: Console | None = None) -> 
     record = read_text(storage.join(search_dir, "search.json"))
     if record is not None and json.loads(record).get("status") == "completed":
         raise ConfigError(f"search {search_dir} already completed; start a new one instead")
-    return _execute(config, plans, search_dir, console or Console(), True, None)
+    return _execute(config, plans, search_dir, console or Console(), True)
 
 
 def _check_data(config: SearchConfig, plans: list[TrialPlan]) -> None:
@@ -132,29 +129,11 @@ def packed_trials(config: SearchConfig) -> int:
     return max(1, int(cpus // (config.workers_per_trial * config.cpus_per_worker)))
 
 
-def _interrupter(after: int) -> Any:
-    """Test-only: a Tune callback that interrupts the search like Ctrl+C when the ``after``-th
-    trial ends, inside Tune's own loop (so no later trial ends first), for tests that prove
-    ``--resume`` runs none of the ended trials again."""
-    from ray import tune
-
-    class InterruptAfter(tune.Callback):  # type: ignore[misc]
-        ended = 0
-
-        def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-            self.ended += 1
-            if self.ended == after:
-                os.kill(os.getpid(), signal.SIGINT)
-
-    return InterruptAfter()
-
-
 def _tuner(
     config: SearchConfig,
     plans: list[TrialPlan],
     search_dir: str,
     restore: bool,
-    interrupt_after: int | None = None,
 ) -> Any:
     from ray import tune
 
@@ -197,7 +176,6 @@ def _tuner(
             storage_path=tune_path,
             storage_filesystem=filesystem,
             verbose=0,
-            callbacks=[_interrupter(interrupt_after)] if interrupt_after else None,
         ),
     )
 
@@ -212,7 +190,6 @@ def _execute(
     search_dir: str,
     console: Console,
     restore: bool,
-    interrupt_after: int | None,
 ) -> SearchRecord:
     started = time.time()
     search_id = basename(search_dir)
@@ -230,7 +207,7 @@ def _execute(
         remote = storage.is_remote(search_dir)
         logs = (Path(scratch) if remote else Path(search_dir)) / "logs"
         try:
-            grid = _fit(config, plans, search_dir, runs, console, restore, interrupt_after, logs)
+            grid = _fit(config, plans, search_dir, runs, console, restore, logs)
         finally:
             if remote and logs.is_dir():
                 storage.upload_dir(logs, storage.join(search_dir, "logs"))
@@ -244,14 +221,13 @@ def _fit(
     runs: dict[str, str],
     console: Console,
     restore: bool,
-    interrupt_after: int | None,
     logs: Path,
 ) -> Any:
     from kiln.training.session import ray_logs_to, ray_session
     from kiln.tuning.progress import LiveTable
 
     with ray_logs_to(logs / "driver.log"), ray_session(config.address):
-        tuner = _tuner(config, plans, search_dir, restore, interrupt_after)
+        tuner = _tuner(config, plans, search_dir, restore)
         table = LiveTable(
             console,
             plans,
