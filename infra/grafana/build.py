@@ -128,6 +128,7 @@ def serving() -> dict[str, Any]:
             ],
             unit="reqps",
         ),
+        shed_panel(by_task),
         panel(
             "Latency at the model deployment",
             quantiles(f"ray_kiln_inference_latency_seconds_bucket{{{SEL}}}", "task", "{{task}}"),
@@ -187,6 +188,29 @@ def serving() -> dict[str, Any]:
         variable("model", 'label_values(ray_kiln_inference_requests_total{task=~"$task"}, model)'),
     ]
     return dashboard("kiln-serving", "Kiln Serving", panels, variables)
+
+
+def shed_panel(by_task: str) -> dict[str, Any]:
+    """Load shed past the bounded queues (503 with Retry-After): counted by Kiln's ingress per
+    task in a several-task app; a single-task app sheds at Serve's proxy, which counts 503s per
+    application (those include "not ready yet" answers). `or ... * 0` shows 0 while none."""
+    proxy = "ray_serve_num_http_requests_total"
+    return panel(
+        "Shed load (503 with Retry-After)",
+        [
+            (
+                f"sum by (task) (rate(ray_kiln_requests_shed_total{{{SEL}}}[{RATE}]))"
+                f" or {by_task} * 0",
+                "{{task}} shed by the ingress",
+            ),
+            (
+                f'sum by (application) (rate({proxy}{{status_code="503"}}[{RATE}]))'
+                f" or sum by (application) (rate({proxy}[{RATE}])) * 0",
+                "{{application}} 503 at Serve's proxy",
+            ),
+        ],
+        unit="reqps",
+    )
 
 
 def training() -> dict[str, Any]:

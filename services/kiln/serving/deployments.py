@@ -11,21 +11,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI
 from ray import serve
+from ray.serve import Application
 from ray.serve.exceptions import BackPressureError
 from ray.serve.handle import DeploymentHandle
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 from kiln import localray
+from kiln.errors import NotReady
 from kiln.serving.api import build_api
 from kiln.serving.auth import BearerAuth, load_token
 from kiln.serving.config import RuntimeConfig
 from kiln.serving.dataplane import DataPlane
 from kiln.serving.interface import TaskService
-from kiln.serving.metrics import ServingMetrics
-from kiln.serving.reply import Reply, overloaded_reply
+from kiln.serving.metrics import ServingMetrics, ShedMetrics
+from kiln.serving.reply import Reply, error_payload, overloaded_reply
 from kiln.serving.task import ServedTask
 from kiln.serving.v1.types import PredictRequest
 from kiln.serving.v2.types import InferRequest
@@ -91,13 +96,17 @@ class RemoteTask:
     Past the deployment's bounded queue the handle raises ``BackPressureError``: the request is
     shed with a 503 and Retry-After, as Serve's proxy sheds in front of a single-task app."""
 
-    def __init__(self, task: str, handle: DeploymentHandle, retry_after_s: float = 1.0) -> None:
+    def __init__(
+        self, task: str, model: str, handle: DeploymentHandle, retry_after_s: float = 1.0
+    ) -> None:
         self.task, self.handle, self.retry_after_s = task, handle, retry_after_s
+        self.metrics = ShedMetrics(task, model)
 
     async def _call(self, method: str, *args: Any) -> Reply:
         try:
             return await getattr(self.handle, method).remote(*args)
         except BackPressureError:
+            self.metrics.observe_shed()
             return overloaded_reply(self.task, self.retry_after_s)
 
     async def predict_v1(self, request: PredictRequest) -> Reply:
@@ -135,8 +144,9 @@ class KilnIngress:
         retry_after_s: float = 1.0,
         auth_protects_metadata: bool = False,
     ) -> None:
+        models = {task: name for name, task in names.items()}
         tasks: dict[str, TaskService] = {
-            t: RemoteTask(t, h, retry_after_s) for t, h in handles.items()
+            t: RemoteTask(t, models[t], h, retry_after_s) for t, h in handles.items()
         }
         self.plane = DataPlane(tasks, names)
         token = load_token(auth_token_env, auth_token_file)
@@ -145,3 +155,26 @@ class KilnIngress:
 
     def __serve_build_asgi_app__(self) -> FastAPI:
         return build_api(self.plane, self.auth, self.max_body_bytes)
+
+
+DRAINING = "draining"
+
+
+class Draining:
+    """What answers while ``kiln serve`` drains (``kiln.serving.launch.LocalServer.stop``): the
+    application's deployments are replaced by this one, so the route stays and a request that
+    arrives meanwhile gets a 503 with Retry-After (retry elsewhere) instead of Serve's 404 for
+    a removed route, while the replaced replicas answer the requests they already hold."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        self.retry_after = str(math.ceil(retry_after_s))
+
+    async def __call__(self, request: Request) -> Response:
+        error = NotReady("the server is shutting down; retry against another instance")
+        payload = {**error_payload(error), "code": DRAINING}
+        return JSONResponse(payload, 503, headers={"Retry-After": self.retry_after})
+
+
+def draining_app(retry_after_s: float) -> Application:
+    options = {"name": DRAINING, "num_replicas": 1, "ray_actor_options": {"num_cpus": 0}}
+    return serve.deployment(Draining).options(**options).bind(retry_after_s)

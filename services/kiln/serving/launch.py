@@ -21,6 +21,8 @@ from kiln.serving.config import APP_NAME, ModelChoice, ServeArgs
 from kiln.tasks import TASKS
 
 INGRESSES = ("haproxy", "python")
+# No access log and WARNING only: logging per request costs throughput (docs/benchmarks.md).
+QUIET = {"log_level": "WARNING", "enable_access_log": False}
 
 
 def discover_models(
@@ -56,18 +58,36 @@ def discover_models(
 class LocalServer:
     url: str
     started_ray: bool
+    retry_after_s: float = 1.0
 
     def stop(self) -> None:
         import ray
         from ray import serve
 
-        # Drain first: deleting the application stops routing to its replicas and lets each
-        # answer the requests it holds (graceful_shutdown_timeout_s) while the ingress still
-        # carries the answers back; serve.shutdown() alone kills the ingress at once.
-        serve.delete(APP_NAME)
-        if self.started_ray:  # on a shared cluster remove only our application
+        drain(self.retry_after_s)
+        if self.started_ray:
             serve.shutdown()
             ray.shutdown()
+        else:  # on a shared cluster remove only our application
+            serve.delete(APP_NAME)
+
+
+def drain(retry_after_s: float, timeout_s: float = 60.0) -> None:
+    """Swap the application's deployments for one answering 503 with Retry-After, and wait until
+    the replaced replicas are gone. The route stays, so requests arriving meanwhile get that 503
+    (not Serve's 404 for a removed route); each replaced replica answers the requests it holds
+    before it stops (graceful_shutdown_timeout_s), while the ingress still carries the answers
+    back. serve.shutdown() alone would stop the ingress at once."""
+    from ray import serve
+
+    from kiln.serving.deployments import DRAINING, draining_app
+
+    serve.run(draining_app(retry_after_s), name=APP_NAME, route_prefix="/", logging_config=QUIET)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if set(serve.status().applications[APP_NAME].deployments) == {DRAINING}:
+            return
+        time.sleep(0.2)
 
 
 def start(
@@ -109,10 +129,9 @@ def start(
         logging_config={"log_level": "WARNING", "enable_access_log": False},
     )
     app = build_app(args)
-    # No access log and WARNING only: logging per request costs throughput (docs/benchmarks.md).
-    quiet = {"log_level": "WARNING", "enable_access_log": False}
-    serve.run(app, name=APP_NAME, route_prefix="/", blocking=False, logging_config=quiet)
-    server = LocalServer(f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}", started_ray)
+    serve.run(app, name=APP_NAME, route_prefix="/", blocking=False, logging_config=QUIET)
+    url = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"
+    server = LocalServer(url, started_ray, args.retry_after_s)
     wait_ready(server.url, timeout_s)
     return server
 

@@ -85,3 +85,20 @@ class ServingMetrics:
 
     def set_serving(self, version: int, role: str, serving: bool) -> None:
         self.info.set(1.0 if serving else 0.0, tags={**self._tags(version), "role": role})
+
+
+class ShedMetrics:
+    """Requests the ingress of a several-task app shed with 503 and Retry-After because a task
+    deployment's queue was full. (A single-task app sheds at Serve's proxy, before any Kiln
+    code: Serve counts those as 503s in ``serve_num_http_requests``.)"""
+
+    def __init__(self, task: str, model: str) -> None:
+        self.tags = {"task": task, "model": model}
+        self.shed = metrics.Counter(
+            "kiln_requests_shed_total",
+            description="Requests answered 503 with Retry-After because the task's queue was full.",
+            tag_keys=("task", "model"),
+        )
+
+    def observe_shed(self) -> None:
+        self.shed.inc(1, tags=self.tags)

@@ -2,10 +2,10 @@
 
 Every request the server had received when the signal arrived is answered (200) before the
 process exits. A request that arrives after the drain began is refused without running on the
-model (docs/api.md, "Rolling out versions without failed requests"): Serve's 404 for the removed
-application while Serve is still up, a 503, then a refused connection; one that reaches the
-ingress at the instant it stops sees its connection closed before any answer. Never a 500, a
-half answer or a connection reset mid-answer. With a one-second batch wait every request spends
+model (docs/api.md, "Rolling out versions without failed requests"): a 503 with Retry-After while
+Serve is still up (never Serve's 404 for a removed route), then a refused connection; one that
+reaches the ingress at the instant it stops sees its connection closed before any answer. Never
+a 500, a 404, a half answer or a connection reset mid-answer. With a one-second batch wait every request spends
 about a second in the replica, so the requests in flight at the signal are the ones sent before
 it.
 """
@@ -25,9 +25,10 @@ import pytest
 
 pytestmark = pytest.mark.ray
 KILN = str(Path(sys.executable).with_name("kiln"))
+DRAINING = '503: {"error":"the server is shutting down'
 CLEAN_REFUSALS = (
-    "503",
-    "404: Path '/v1/classification/predict' not found",  # Serve, once the app is removed
+    DRAINING,  # Kiln's draining deployment, with Retry-After
+    "503",  # the ingress between two deployments
     "ConnectError",
     "RemoteProtocolError: Server disconnected without sending a response",
 )
@@ -68,7 +69,8 @@ def test_sigterm_drains_in_flight_requests_and_refuses_new_ones_cleanly(
     process = start_kiln_serve(registry, port, log)
     url = f"http://127.0.0.1:{port}"
     try:
-        with load_generator(classify(url, tiny), clients=4, max_seconds=150) as load:
+        retry_after: list[str | None] = []
+        with load_generator(classify(url, tiny, retry_after), clients=4, max_seconds=150) as load:
             load.wait_for(8)  # traffic flows; four requests wait in the replica's batch queue
             signalled_at = load.mark()
             process.send_signal(signal.SIGTERM)
@@ -80,20 +82,27 @@ def test_sigterm_drains_in_flight_requests_and_refuses_new_ones_cleanly(
     print(load.report("SIGTERM to kiln serve under load"))
     before = [f for n, f in load.failures if n < signalled_at]
     unclean = [f for n, f in load.failures if not f.startswith(CLEAN_REFUSALS)]
+    draining = [f for _, f in load.failures if f.startswith(DRAINING)]
     print(f"in flight at the signal and failed: {len(before)}; refused uncleanly: {len(unclean)}")
+    print(f"refused with the draining 503: {len(draining)} of {len(load.failures)}")
     assert exit_code == 0, log.read_text()[-3000:]
     assert not before, f"requests sent before SIGTERM failed: {before[:5]}"
     assert not unclean, f"requests refused uncleanly: {unclean[:5]}"
+    assert set(retry_after) <= {"1"}, f"draining 503s without Retry-After: {retry_after[:5]}"
 
 
-def classify(url: str, tiny):
+def classify(url: str, tiny, retry_after: list[str | None]):
+    """A request for the load generator; each draining 503's Retry-After goes into the list."""
     body = tiny.png((255, 0, 0))
 
     def send(client: httpx.Client) -> httpx.Response:
-        return client.post(
+        reply = client.post(
             f"{url}/v1/classification/predict",
             content=body,
             headers={"content-type": "image/png"},
         )
+        if f"{reply.status_code}: {reply.text}".startswith(DRAINING):
+            retry_after.append(reply.headers.get("retry-after"))
+        return reply
 
     return send
