@@ -5,7 +5,8 @@ speak fsspec; s3fs exposes S3's conditional create (``If-None-Match: *``) and gc
 generation precondition, which the race-free registry needs and ``pyarrow.fs`` does not
 offer; and both drivers take credentials and endpoints from the standard chains. Ray Train,
 which wants a ``pyarrow.fs.FileSystem``, gets the same driver wrapped by
-``pyarrow.fs.PyFileSystem(FSSpecHandler(...))`` from :func:`pyarrow_filesystem`.
+``pyarrow.fs.PyFileSystem(FSSpecHandler(...))`` from ``kiln.storage.arrow.pyarrow_filesystem``
+(a separate module: pyarrow is needed only where Ray Train runs).
 
 Guarantees: a written object is never partially visible; :func:`put_if_absent` creates at
 most once across any number of concurrent writers; transient faults (throttling, 5xx,
@@ -16,7 +17,7 @@ This package imports neither TensorFlow nor Ray.
 """
 
 from kiln.errors import StorageError
-from kiln.storage.filesystems import filesystem, pyarrow_filesystem, reset
+from kiln.storage.filesystems import filesystem, reset
 from kiln.storage.objects import (
     delete,
     exists,
@@ -42,7 +43,6 @@ __all__ = [
     "join",
     "list_dir",
     "put_if_absent",
-    "pyarrow_filesystem",
     "read_bytes",
     "read_versioned",
     "reset",

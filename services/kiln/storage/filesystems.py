@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Any
 
 import fsspec
 
@@ -32,21 +31,9 @@ def filesystem(uri: str | os.PathLike[str]) -> tuple[fsspec.AbstractFileSystem, 
     (``bucket/key`` on object stores, an absolute path locally)."""
     proto = protocol(str(uri))
     if proto in LOCAL_PROTOCOLS:
-        return _fsspec_for("file", os.getpid()), os.path.abspath(local_path(uri))
-    fs = _fsspec_for(proto, os.getpid())
+        return fsspec_for("file", os.getpid()), os.path.abspath(local_path(uri))
+    fs = fsspec_for(proto, os.getpid())
     return fs, fs._strip_protocol(str(uri)).rstrip("/")
-
-
-def pyarrow_filesystem(uri: str | os.PathLike[str]) -> tuple[Any, str]:
-    """``(pyarrow.fs.FileSystem, path)`` for Ray Train's ``RunConfig(storage_filesystem=...,
-    storage_path=path)``: the same driver and credential chain as :func:`filesystem`."""
-    import pyarrow.fs as pafs
-
-    proto = protocol(str(uri))
-    if proto in LOCAL_PROTOCOLS:
-        return pafs.LocalFileSystem(), os.path.abspath(local_path(uri))
-    fs = _fsspec_for(proto, os.getpid(), for_pyarrow=True)
-    return pafs.PyFileSystem(pafs.FSSpecHandler(fs)), fs._strip_protocol(str(uri)).rstrip("/")
 
 
 def endpoint(proto: str) -> str:
@@ -64,11 +51,11 @@ def endpoint(proto: str) -> str:
 def reset() -> None:
     """Forget the cached filesystems, so the next call re-reads the credential chain and the
     endpoint (tests that change them; a process never needs this)."""
-    _fsspec_for.cache_clear()
+    fsspec_for.cache_clear()
 
 
 @functools.cache
-def _fsspec_for(proto: str, pid: int, for_pyarrow: bool = False) -> fsspec.AbstractFileSystem:
+def fsspec_for(proto: str, pid: int, for_pyarrow: bool = False) -> fsspec.AbstractFileSystem:
     del pid  # part of the cache key only: a forked child must not reuse its parent's loop
     if proto == "s3":
         import s3fs

@@ -249,7 +249,7 @@ def checkpoint_storage(run: RunDir) -> tuple[Any, str]:
     """
     local = run.local
     if local is None:
-        from kiln.storage import pyarrow_filesystem
+        from kiln.storage.arrow import pyarrow_filesystem
 
         filesystem, path = pyarrow_filesystem(run.path(CHECKPOINTS_DIR))
         return filesystem, path

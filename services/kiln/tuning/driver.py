@@ -27,6 +27,7 @@ from rich.console import Console
 from kiln import storage
 from kiln.config import validate
 from kiln.errors import ConfigError, DataError, NotFound
+from kiln.storage.arrow import pyarrow_filesystem
 from kiln.storage.uris import basename
 from kiln.tuning.config import SearchConfig, check_fits_one_epoch, check_search
 from kiln.tuning.plan import TrialPlan
@@ -142,7 +143,7 @@ def _tuner(
     trainable = tune.with_resources(run_trial, {"cpu": 0, "memory": 1})
     # Tune's experiment (what restore reads) lives with the search, through the same storage
     # driver and credentials as the trials' runs; locally the filesystem is Tune's default.
-    filesystem, tune_path = storage.pyarrow_filesystem(storage.join(search_dir, TUNE_DIR))
+    filesystem, tune_path = pyarrow_filesystem(storage.join(search_dir, TUNE_DIR))
     if not storage.is_remote(search_dir):
         filesystem = None
     if restore:

@@ -10,6 +10,7 @@ import pytest
 
 from kiln import storage
 from kiln.errors import StorageError
+from kiln.storage.arrow import pyarrow_filesystem
 
 
 @pytest.fixture(params=["s3", "local"])
@@ -113,7 +114,7 @@ def test_pyarrow_filesystem_sees_the_same_objects(s3_bucket):
     import pyarrow.fs as pafs
 
     storage.write_bytes(storage.join(s3_bucket, "ckpt", "a.txt"), b"abc")
-    fs, path = storage.pyarrow_filesystem(storage.join(s3_bucket, "ckpt"))
+    fs, path = pyarrow_filesystem(storage.join(s3_bucket, "ckpt"))
     assert isinstance(fs, pafs.FileSystem) and path == s3_bucket[5:] + "/ckpt"
     with fs.open_output_stream(path + "/b.txt") as f:
         f.write(b"written by pyarrow")
