@@ -69,11 +69,23 @@ def variable(name: str, query: str) -> dict[str, Any]:
     }
 
 
+def row(title: str) -> dict[str, Any]:
+    """A row header: a full-width title the panels after it sit under."""
+    return {"type": "row", "title": title, "collapsed": False, "panels": []}
+
+
 def layout(panels: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Two panels per row, each half the 24-column grid wide."""
+    """Two panels per line, each half the 24-column grid wide; a row header starts a new line."""
+    x = y = 0
     for i, item in enumerate(panels):
         item["id"] = i + 1
-        item["gridPos"] = {"h": 8, "w": 12, "x": (i % 2) * 12, "y": (i // 2) * 8}
+        if item["type"] == "row":
+            y += 8 if x else 0
+            item["gridPos"] = {"h": 1, "w": 24, "x": 0, "y": y}
+            x, y = 0, y + 1
+            continue
+        item["gridPos"] = {"h": 8, "w": 12, "x": x, "y": y}
+        x, y = (12, y) if x == 0 else (0, y + 8)
     return panels
 
 
@@ -182,6 +194,7 @@ def serving() -> dict[str, Any]:
             ],
             unit="reqps",
         ),
+        *drift_row(),
     ]
     variables = [
         variable("task", "label_values(ray_kiln_inference_requests_total, task)"),
@@ -211,6 +224,41 @@ def shed_panel(by_task: str) -> dict[str, Any]:
         ],
         unit="reqps",
     )
+
+
+def drift_row() -> list[dict[str, Any]]:
+    """Drift of served inputs and answers against the training split, per manifest feature, next
+    to the traffic of the same versions: a score is read against how much and what is served.
+    Each replica scores its own window; the highest replica's score is shown."""
+    legend = "{{model}} v{{version}} {{feature}}"
+
+    def scores(metric: str) -> list[tuple[str, str]]:
+        return [(f"max by (task, model, version, feature) ({metric}{{{SEL}}})", legend)]
+
+    return [
+        row("Drift against the training data"),
+        panel("Input drift by feature (PSI)", scores("ray_kiln_input_drift_score")),
+        panel(
+            "Traffic by model version",
+            [
+                (
+                    f"sum by (task, model, version) (rate({REQUESTS}[{RATE}]))",
+                    "{{task}} {{model}} v{{version}}",
+                )
+            ],
+            unit="reqps",
+        ),
+        panel("Output drift by feature (PSI)", scores("ray_kiln_output_drift_score")),
+        panel(
+            "Instances in the drift window",
+            [
+                (
+                    f"sum by (task, model, version) (ray_kiln_drift_window_samples{{{SEL}}})",
+                    "{{task}} {{model}} v{{version}}",
+                )
+            ],
+        ),
+    ]
 
 
 def training() -> dict[str, Any]:

@@ -324,7 +324,8 @@ def serve_app(ray_local, tmp_path) -> Iterator[str]:
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     try:
         args = {
-            "registry": tiny.populate(tmp_path / "registry"),
+            # Classifiers with training statistics: the dashboards' drift row has data.
+            "registry": tiny.populate(tmp_path / "registry", training_stats=True),
             "models": {
                 "classification": {
                     "name": tiny.NAMES["classification"],

@@ -45,7 +45,7 @@ def all_dashboard_queries() -> list[tuple[str, str]]:
     queries = []
     for name, board in load_dashboards().items():
         for panel in board["panels"]:
-            for target in panel["targets"]:
+            for target in panel.get("targets", []):  # a row header has none
                 queries.append((f"{name}: {panel['title']}", expand(target["expr"])))
         for variable in board["templating"]["list"]:
             if variable["type"] == "query":

@@ -186,16 +186,37 @@ def manifest(
     )
 
 
-def populate(root: Path) -> str:
+def with_training_stats(manifest: Manifest, onnx_bytes: bytes) -> Manifest:
+    """``manifest`` with training statistics, as export records them, of an image model's
+    answers on 32 training images of random colours (the tiny models were never trained)."""
+    import onnxruntime as ort
+
+    from kiln.drift.stats import training_stats
+
+    assert isinstance(manifest.preprocessing, ImagePreprocessing)
+    x = np.stack([image(tuple(c)) for c in np.random.default_rng(0).integers(0, 256, (32, 3))])
+    outputs = ort.InferenceSession(onnx_bytes).run(None, {"input": x.astype(np.float32)})[0]
+    stats = training_stats(manifest.task, manifest.preprocessing, x, outputs)
+    return manifest.model_copy(update={"training_stats": stats})
+
+
+def populate(root: Path, training_stats: bool = False) -> str:
     """A registry with one model per task and a second classifier version (the canary).
 
     Classifier version 1 records a preferred batch size of 8, as an export would; version 2
-    and the others record none, as manifests from before it was recorded."""
+    and the others record none, as manifests from before it was recorded. With
+    ``training_stats`` both classifier versions carry them, so serving scores their drift."""
     store = RegistryStore(str(root))
-    store.register(manifest("classification", preferred_batch_size=8), classifier())
+
+    def classifier_manifest(onnx_bytes: bytes, **fields) -> Manifest:
+        found = manifest("classification", **fields)
+        return with_training_stats(found, onnx_bytes) if training_stats else found
+
+    store.register(classifier_manifest(classifier(), preferred_batch_size=8), classifier())
     store.register(manifest("segmentation"), segmenter())
     store.register(manifest("forecasting"), forecaster())
-    store.register(manifest("classification"), classifier(swap=True), make_latest=False)
+    swapped = classifier(swap=True)
+    store.register(classifier_manifest(swapped), swapped, make_latest=False)
     return str(root)
 
 
