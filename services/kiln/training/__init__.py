@@ -1,4 +1,5 @@
-"""Distributed training on Ray Train (MultiWorkerMirroredStrategy inside each worker).
+"""Distributed training on Ray Train (MultiWorkerMirroredStrategy inside each worker when there
+are two or more; one worker trains under TensorFlow's default strategy).
 
 TF-free and Ray-free at import: ``train`` and ``resume`` load the driver only when called.
 ``train(TrainConfig(...)) -> RunResult`` is what ``kiln train`` and ``kiln demo`` call.
