@@ -5,7 +5,8 @@ The features are fixed by the manifest, never by a request:
 - timeseries inputs: each feature column (every value of every window, in the model's
   normalized units);
 - image inputs: each channel's per-image mean (``R``, ``G``, ``B`` or ``L``), ``brightness``
-  (the per-image mean) and ``contrast`` (the per-image standard deviation of the pixels);
+  (the per-image mean) and ``contrast`` (the per-image standard deviation of the pixels), read
+  on a grid of about ``FEATURE_GRID`` pixels a side;
 - outputs, by what the task answers (``kiln.tasks.SPECS[task].answer``): ``prediction`` for a
   value; ``confidence`` (the top probability) and ``class`` (the predicted class) for a label;
   ``class`` of every pixel for a mask.
@@ -21,6 +22,10 @@ from kiln.tasks import SPECS
 Preprocessing = ImagePreprocessing | TimeseriesPreprocessing
 BRIGHTNESS, CONTRAST = "brightness", "contrast"
 PREDICTION, CONFIDENCE, CLASS = "prediction", "confidence", "class"
+# Image features are read on a grid of about this many pixels a side (every k-th row and
+# column): a mean or spread over a thousand-odd pixels moves with the whole image's, and the
+# replica reads ~1,300 pixels instead of 32,400 at 180x180. Export reads the same grid.
+FEATURE_GRID = 32
 # A classifier's confidence lies in 0..1: fixed bins, the same for every model.
 CONFIDENCE_EDGES = [round(0.1 * i, 1) for i in range(11)]
 
@@ -41,11 +46,12 @@ def input_values(pre: Preprocessing, x: np.ndarray) -> dict[str, np.ndarray]:
     if isinstance(pre, TimeseriesPreprocessing):
         flat = x.reshape(-1, x.shape[-1])
         return {name: flat[:, i] for i, name in enumerate(pre.columns)}
-    pixels = x.reshape(x.shape[0], -1, x.shape[-1])
-    means = pixels.mean(axis=1, dtype=np.float64)
+    step = max(1, min(x.shape[1], x.shape[2]) // FEATURE_GRID)
+    pixels = x[:, ::step, ::step, :].reshape(x.shape[0], -1, x.shape[-1])
+    means = pixels.mean(axis=1).astype(np.float64)
     values = {name: means[:, i] for i, name in enumerate(channel_names(pre))}
     values[BRIGHTNESS] = means.mean(axis=1)
-    values[CONTRAST] = pixels.reshape(x.shape[0], -1).std(axis=1, dtype=np.float64)
+    values[CONTRAST] = pixels.reshape(x.shape[0], -1).std(axis=1).astype(np.float64)
     return values
 
 

@@ -123,8 +123,8 @@ def test_logged_summaries_rebuild_the_counts_of_the_window(task):
         logged_in += json.loads(json.dumps(summarize_inputs(manifest, x)))
         logged_out += json.loads(json.dumps(summarize_outputs(manifest, y)))
     rebuilt = totals_from_summaries(manifest, logged_in, logged_out)
-    assert rebuilt.keys() == monitor.counts.totals.keys()
-    for key, counts in monitor.counts.totals.items():
+    assert rebuilt.keys() == monitor.totals().keys()
+    for key, counts in monitor.totals().items():
         assert rebuilt[key].tolist() == counts.tolist(), key
 
 

@@ -7,7 +7,13 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kiln.drift.histogram import SlidingCounts, bin_counts, category_counts, quantile_edges
+from kiln.drift.histogram import (
+    BinTable,
+    SlidingCounts,
+    bin_counts,
+    category_counts,
+    quantile_edges,
+)
 from kiln.drift.score import category_psi, psi
 
 TRAINING = 20_000
@@ -49,6 +55,19 @@ def test_merging_histograms_is_exact(seed, cut):
     labels = rng.integers(0, 4, 300)
     merged = category_counts(labels[:cut], 4) + category_counts(labels[cut:], 4)
     assert (merged == np.bincount(labels, minlength=4)).all()
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), bins=st.lists(st.integers(1, 12), min_size=1, max_size=6))
+def test_a_bin_table_counts_every_feature_as_bin_counts_does(seed, bins):
+    rng = np.random.default_rng(seed)
+    edges = [quantile_edges(rng.normal(size=200), b) for b in bins]
+    values = rng.normal(0.3, 1.5, (300, len(bins)))
+    values[rng.integers(0, 300, 5), rng.integers(0, len(bins), 5)] = np.nan  # not counted
+    table = BinTable(edges)
+    split = table.split(table.counts(values))
+    for column, (feature_edges, counts) in enumerate(zip(edges, split, strict=True)):
+        assert counts.tolist() == bin_counts(values[:, column], feature_edges).tolist()
 
 
 @settings(max_examples=25, deadline=None)
