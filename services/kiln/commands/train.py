@@ -61,6 +61,20 @@ OVERRIDES = (
     help="TensorBoard and CSV logs in the run (default on): tensorboard --logdir RUN/tensorboard",
 )
 @click.option(
+    "--base",
+    help="Train a new classifier on a pretrained base: a .keras file, a run, a registered "
+    "model, or a keras.applications name (with --base-weights; nothing is downloaded).",
+)
+@click.option("--base-weights", help="The weights file of a keras.applications --base.")
+@click.option(
+    "--freeze-base", is_flag=True, default=None, help="Feature extraction: the base stays frozen."
+)
+@click.option(
+    "--fine-tune-layers", type=int, help="Then unfreeze the base's top N weighted layers (0: all)."
+)
+@click.option("--fine-tune-lr", type=float, help="Learning rate of fine-tuning (default 1e-5).")
+@click.option("--fine-tune-epochs", type=int, help="Epochs of fine-tuning after --epochs.")
+@click.option(
     "--config",
     "config_file",
     type=click.Path(dir_okay=False),
@@ -115,6 +129,10 @@ def train(
     console = Console(quiet=quiet)
     loading = data_options(flags)
     given = {name: flags[name] for name in OVERRIDES if flags.get(name) is not None}
+    base = base_options(flags)
+    if base:
+        given["base"] = base
+        given.setdefault("model", "transfer")
     address = ray_address(address)
     if resume_dir is not None:
         if config_file is not None or loading or set(given) - {"max_failures"}:
@@ -144,3 +162,22 @@ def train(
         result = train_run(config, console=console)
     if quiet:
         click.echo(result.run_uri)
+
+
+BASE_FLAGS = {
+    "base": "source",
+    "base_weights": "weights",
+    "freeze_base": "freeze",
+    "fine_tune_layers": "fine_tune_layers",
+    "fine_tune_lr": "fine_tune_lr",
+    "fine_tune_epochs": "fine_tune_epochs",
+}
+
+
+def base_options(flags: dict[str, Any]) -> dict[str, Any]:
+    """The ``base`` block of TrainConfig from the --base/--fine-tune-* flags given."""
+    named = [flag for flag in BASE_FLAGS if flags.get(flag) is not None]
+    if named and "base" not in named:
+        options = ", ".join("--" + flag.replace("_", "-") for flag in named)
+        raise click.UsageError(f"{options} apply to a pretrained base: add --base SOURCE")
+    return {BASE_FLAGS[flag]: flags[flag] for flag in named}

@@ -62,6 +62,11 @@ class RunRecord(BaseModel):
         default_factory=list, description="(attempt, epoch) of every epoch trained"
     )
     restarts: int = 0
+    phases: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="each training phase: name, first epoch, learning rate, trainable and "
+        "frozen layers (two with --base and --fine-tune-epochs)",
+    )
     best_val_loss: float | None = None
     evaluation: dict[str, Any] = Field(default_factory=dict)
     timings: dict[str, Any] = Field(default_factory=dict)

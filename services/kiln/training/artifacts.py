@@ -82,6 +82,7 @@ def finish_run(
     record.status = "completed"
     record.epochs_trained = state.epochs_completed
     record.trained = state.trained
+    record.phases = state.phases
     record.restarts = max(0, state.attempt - 1)
     record.best_val_loss = state.best_val_loss
     record.ranks, record.shared_examples = gather_ranks(run)

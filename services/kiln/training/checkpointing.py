@@ -33,6 +33,9 @@ class RunState(BaseModel):
     epoch_seconds: list[float] = Field(default_factory=list)
     samples_per_second: list[float] = Field(default_factory=list)
     checkpoint_seconds: list[float] = Field(default_factory=list)
+    # Each training phase as it began (transfer learning has two): its name, first epoch
+    # (1-based), learning rate and which layers were trainable or frozen.
+    phases: list[dict[str, Any]] = Field(default_factory=list)
 
     def record_epoch(
         self, epoch: int, logs: dict[str, Any], seconds: float, samples_per_second: float

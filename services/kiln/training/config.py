@@ -44,6 +44,25 @@ class ReduceLROnPlateauConfig(BaseModel):
     min_lr: float = Field(default=1e-6, ge=0)
 
 
+class BaseConfig(BaseModel):
+    """A pretrained base under a new classifier (kiln.models.transfer): feature extraction with
+    ``freeze``, then fine-tuning the top ``fine_tune_layers`` for ``fine_tune_epochs`` more
+    epochs at ``fine_tune_lr``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(
+        description="a .keras file, a run, a registered model, or a keras.applications name"
+    )
+    weights: str | None = Field(
+        default=None, description="weights file of a keras.applications base"
+    )
+    freeze: bool = False
+    fine_tune_layers: int = Field(default=0, ge=0, description="top base layers opened (0: all)")
+    fine_tune_lr: float = Field(default=1e-5, gt=0)
+    fine_tune_epochs: int = Field(default=0, ge=0)
+
+
 class TrainConfig(BaseModel):
     """Everything a training run needs; saved as the run directory's ``config.yaml``."""
 
@@ -83,6 +102,7 @@ class TrainConfig(BaseModel):
     tensorboard: bool = Field(
         default=True, description="rank 0 writes TensorBoard and CSV logs into the run"
     )
+    base: BaseConfig | None = Field(default=None, description="train from a pretrained base")
     out: str = DEFAULT_RUNS_DIR
     run_id: str | None = None
     address: str | None = None
@@ -112,6 +132,11 @@ class TrainConfig(BaseModel):
     @property
     def global_batch_size(self) -> int:
         return self.batch_size * self.workers
+
+    @property
+    def total_epochs(self) -> int:
+        """``epochs``, plus the fine-tuning phase's when a base is fine-tuned."""
+        return self.epochs + (self.base.fine_tune_epochs if self.base else 0)
 
 
 def default_run_id(config: TrainConfig) -> str:
@@ -150,7 +175,10 @@ def preflight(config: TrainConfig, *, gpus_available: int | None = None) -> str:
     from kiln.data import detect_layout
     from kiln.models.catalog import check
 
-    check(config.task, config.model)
+    if config.base is not None:
+        _check_base(config)
+    else:
+        check(config.task, config.model)
     # An object-store dataset is staged into this node's cache (a clear StorageError if the
     # bucket, object, endpoint or credentials are wrong); the workers re-use the cache.
     data = storage.stage(config.data) if storage.is_remote(config.data) else Path(config.data)
@@ -160,7 +188,8 @@ def preflight(config: TrainConfig, *, gpus_available: int | None = None) -> str:
         layout = config.data_options.layout or detect_layout(config.task, data)
     except DataError as e:
         raise ConfigError(f"--data {data}: {e.message}") from e
-    check(config.task, config.model, layout)
+    if config.base is None:
+        check(config.task, config.model, layout)
     if config.gpus_per_worker > 0 and (gpus_available is not None or config.address is None):
         available = local_gpu_count() if gpus_available is None else gpus_available
         needed = config.gpus_per_worker * config.workers
@@ -170,3 +199,10 @@ def preflight(config: TrainConfig, *, gpus_available: int | None = None) -> str:
                 f"but {available} are available; use --gpus-per-worker 0 to train on CPUs"
             )
     return layout
+
+
+def _check_base(config: TrainConfig) -> None:
+    from kiln.tasks import SPECS
+
+    if SPECS[config.task].answer != "label":
+        raise ConfigError(f"--base trains a classifier head; task {config.task!r} has none")

@@ -23,7 +23,7 @@ def starting(console: Console, config: TrainConfig, run_dir: str) -> None:
     console.print(
         f"[bold]kiln train[/] {config.task} · {config.model} · {config.workers} worker(s) × "
         f"batch {config.batch_size} = global batch {config.global_batch_size} · "
-        f"{config.epochs} epochs → {run_dir}"
+        f"{config.total_epochs} epochs → {run_dir}"
     )
 
 
@@ -61,7 +61,7 @@ def follow(
         if item.get("kind") == "weights":
             digests[int(item["rank"])] = str(item["sha256"])
         else:
-            console.print(epoch_line(item, config.epochs))
+            console.print(epoch_line(item, config.total_epochs))
 
 
 def summary(console: Console, record: RunRecord, run_dir: str) -> None:

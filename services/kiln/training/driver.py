@@ -130,7 +130,7 @@ def _execute(config: TrainConfig, run: RunDir, splits: Any, console: Console) ->
         workers=config.workers,
         per_worker_batch_size=config.batch_size,
         global_batch_size=config.global_batch_size,
-        epochs_requested=config.epochs,
+        epochs_requested=config.total_epochs,
         ray_address=config.address,
         dataset_info=splits.info,
         timings={"started": now()},

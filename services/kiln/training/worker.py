@@ -98,7 +98,6 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
     strategy = make_strategy(world_size)
 
     from kiln.data.loaders import load_splits
-    from kiln.models.build import build_model
 
     keras.utils.set_random_seed(config.seed)
     splits = load_splits(config.task, config.data, config.data_options)
@@ -128,10 +127,7 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
         if checkpoint is not None:
             model, state = _restore(checkpoint, scratch)
         else:
-            model, state = (
-                build_model(config.model, splits.info, **config.model_options),
-                RunState(),
-            )
+            model, state = build(config, splits.info), RunState()
 
     metrics = None
     if rank == 0:
@@ -162,11 +158,15 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
         )
     )
     try:
-        if state.epochs_completed < config.epochs:
+        for name, start, end in phases(config):
+            if state.epochs_completed >= end:
+                continue  # a resumed run: this phase is done
+            with strategy.scope():
+                begin_phase(config, model, state, name, start)
             model.fit(
                 train_data,
-                epochs=config.epochs,
-                initial_epoch=state.epochs_completed,
+                epochs=end,
+                initial_epoch=max(state.epochs_completed, start),
                 steps_per_epoch=train_steps,
                 validation_data=validation_data,
                 validation_steps=validation_steps,
@@ -177,3 +177,45 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
         if metrics is not None:
             metrics.close()
         remove_scratch(scratch)
+
+
+def build(config: TrainConfig, info: Any) -> keras.Model:
+    """The compiled model: a catalog architecture, or a pretrained base under a new head."""
+    if config.base is None:
+        from kiln.models.build import build_model
+
+        return build_model(config.model, info, **config.model_options)
+    from kiln.models.transfer import transfer_model
+
+    base = config.base
+    return transfer_model(
+        base.source, base.weights, list(info.input_shape), info.num_classes, base.freeze
+    )
+
+
+def phases(config: TrainConfig) -> list[tuple[str, int, int]]:
+    """``(name, first epoch, end epoch)``: training (the head, on a frozen base with
+    --freeze-base), then fine-tuning when a base is fine-tuned."""
+    first = "head" if config.base is not None and config.base.freeze else "train"
+    found = [(first, 0, config.epochs)]
+    if config.base is not None and config.base.fine_tune_epochs:
+        found.append(("fine_tune", config.epochs, config.total_epochs))
+    return found
+
+
+def begin_phase(
+    config: TrainConfig, model: keras.Model, state: RunState, name: str, start: int
+) -> None:
+    """Before a phase's first epoch: open the base's top layers for fine-tuning (unless a
+    resumed model already has them open), and record which layers train in the phase."""
+    from kiln.models.transfer import trainable_layers, unfreeze_top
+
+    if any(phase["phase"] == name for phase in state.phases):
+        return  # resumed inside this phase: the checkpointed model is already set up for it
+    rate = None
+    if name == "fine_tune" and config.base is not None:
+        unfreeze_top(model, config.base.fine_tune_layers, config.base.fine_tune_lr)
+        rate = config.base.fine_tune_lr
+    state.phases.append(
+        {"phase": name, "first_epoch": start + 1, "learning_rate": rate, **trainable_layers(model)}
+    )
