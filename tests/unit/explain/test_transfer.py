@@ -13,7 +13,7 @@ from kiln.models.transfer import base_layers, trainable_layers, transfer_model, 
 
 from .shapes import localizer, striped_boxes
 
-SMALL, EPOCHS, FINE_TUNE_EPOCHS = 48, 3, 3
+SMALL, EPOCHS, FINE_TUNE_EPOCHS, BATCH = 24, 3, 1, 8
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def base_file(trained, tmp_path_factory):
 
 def small_different_data():
     """A different, small dataset: new pictures whose labels are swapped (vertical stripes are
-    now class 0), 48 to train on and 128 to validate."""
+    now class 0), 24 to train on and 128 to validate."""
     images, labels, _ = striped_boxes(SMALL + 128, seed=7)
     labels = 1 - labels
     return (images[:SMALL], labels[:SMALL]), (images[SMALL:], labels[SMALL:])
@@ -77,12 +77,13 @@ def test_fine_tuned_base_beats_scratch_on_a_small_different_dataset(base_file, k
     (x, y), (val_x, val_y) = small_different_data()
     budget = EPOCHS + FINE_TUNE_EPOCHS
     tuned = transfer_model(base_file, None, [32, 32, 3], 2, freeze=True)
-    tuned.compile(optimizer=keras.optimizers.RMSprop(1e-3), loss=tuned.loss, metrics=["accuracy"])
-    tuned.fit(x, y, epochs=EPOCHS, batch_size=16, verbose=0)
+    # A linear head on features that already separate the stripes learns fast at a high rate.
+    tuned.compile(optimizer=keras.optimizers.Adam(3e-2), loss=tuned.loss, metrics=["accuracy"])
+    tuned.fit(x, y, epochs=EPOCHS, batch_size=BATCH, verbose=0)
     unfreeze_top(tuned, 2, 1e-4)
-    tuned.fit(x, y, epochs=FINE_TUNE_EPOCHS, batch_size=16, verbose=0)
+    tuned.fit(x, y, epochs=FINE_TUNE_EPOCHS, batch_size=BATCH, verbose=0)
     scratch = localizer(keras, seed=1)
-    scratch.fit(x, y, epochs=budget, batch_size=16, verbose=0)
+    scratch.fit(x, y, epochs=budget, batch_size=BATCH, verbose=0)
     tuned_accuracy = tuned.evaluate(val_x, val_y, verbose=0)[1]
     scratch_accuracy = scratch.evaluate(val_x, val_y, verbose=0)[1]
     print(f"validation accuracy: fine-tuned {tuned_accuracy:.3f}, scratch {scratch_accuracy:.3f}")
