@@ -21,6 +21,7 @@ RUN pip install --no-cache-dir \
       "onnx>=1.17,<1.24" \
       "tf2onnx>=1.17,<1.18" \
       "onnxruntime-gpu>=1.31,<1.33" \
+      "openvino>=2026.4,<2027" \
       "numpy>=1.26,<3" \
       "prometheus-client>=0.20" \
       "pydantic>=2.7,<3" \

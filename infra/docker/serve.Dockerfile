@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1.7
-# The TF-free serving image: Ray Serve + onnxruntime + Kiln's serving package, for RayServices
+# The TF-free serving image: Ray Serve + onnxruntime/OpenVINO + Kiln's serving package, for RayServices
 # that only serve (kiln.serving never imports TensorFlow or Keras, so the image stays small and
 # starts fast). Same Ray base as ray.Dockerfile; RAY_TAG=2.60.0-py311-gpu for GPU nodes.
 ARG RAY_TAG=2.60.0-py311
@@ -9,6 +9,7 @@ FROM rayproject/ray:${RAY_TAG}
 # s3fs and gcsfs: replicas load models from s3:// and gs:// registries (kiln.storage).
 RUN pip install --no-cache-dir \
       "onnxruntime-gpu>=1.31,<1.33" \
+      "openvino>=2026.4,<2027" \
       "numpy>=1.26,<3" \
       "prometheus-client>=0.20" \
       "pydantic>=2.7,<3" \

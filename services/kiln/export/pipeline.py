@@ -106,7 +106,16 @@ def _export_from(config: ExportConfig, run: RunArtifacts, say: Progress) -> Mani
     say(
         f"batch size: {preferred} costs least per item on one CPU thread (timed up to {TIMING_LIMIT})"
     )
-    manifest = manifest.model_copy(update={"preferred_batch_size": preferred, "explain": explain})
+    choice = choose_runtime(model, onnx_bytes, manifest, run.sample_x, preferred, config)
+    say(f"runtime: {choice.runtime} ({choice.reason}; ms per item {choice.ms_per_item})")
+    manifest = manifest.model_copy(
+        update={
+            "preferred_batch_size": preferred,
+            "explain": explain,
+            "runtime": choice.runtime,
+            "runtime_ms_per_item": choice.ms_per_item,
+        }
+    )
     extras = {explain.file: explain_bytes} if explain is not None and explain_bytes else None
     stored = store.register(manifest, onnx_bytes, extras=extras)
     say(f"registered {stored.ref} in {config.registry}")
@@ -140,6 +149,25 @@ def explain_for(
     )
     say(f"Grad-CAM graph: layer {graph.layer}, heatmaps within {graph.parity.max_abs_diff:.2g}")
     return graph, data
+
+
+def choose_runtime(model, onnx_bytes: bytes, manifest: Manifest, sample, batch_size: int, config):
+    """onnxruntime or OpenVINO (``kiln.export.runtimes``): OpenVINO is held to the same parity
+    gate against Keras as the ONNX graph, and a graph it cannot read stays on onnxruntime."""
+    from kiln.errors import ParityError
+    from kiln.export.parity import check_parity
+    from kiln.export.runtimes import OpenVinoSession, RuntimeChoice, select_runtime, time_runtimes
+
+    try:
+        openvino = OpenVinoSession(onnx_bytes, manifest.outputs[0].name)
+    except RuntimeError as e:  # OpenVINO's error for a graph it cannot read or compile
+        return RuntimeChoice("onnxruntime", {}, f"OpenVINO cannot run the graph: {e}")
+    timings = time_runtimes(onnx_bytes, openvino, manifest.inputs[0], batch_size)
+    try:
+        check_parity(model, openvino, sample, name=manifest.name, atol=config.atol)
+    except ParityError:
+        return select_runtime(timings, openvino_parity=False)
+    return select_runtime(timings, openvino_parity=True)
 
 
 def load_checkpoint(path: Path):

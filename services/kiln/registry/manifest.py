@@ -162,6 +162,12 @@ class Manifest(_Strict):
     # configured max_batch_size; absent (manifests from before it was recorded), the configured
     # max_batch_size alone decides.
     preferred_batch_size: int | None = Field(default=None, ge=1)
+    # The CPU runtime serving loads the graph in, chosen at export (kiln.export.runtimes): the
+    # faster of onnxruntime and OpenVINO on one thread, OpenVINO only if it reproduces
+    # onnxruntime's outputs. GPUs always use onnxruntime. ``runtime_ms_per_item``: the timings
+    # the choice was made from (milliseconds per item at the preferred batch size).
+    runtime: Literal["onnxruntime", "openvino"] = "onnxruntime"
+    runtime_ms_per_item: dict[str, float] = Field(default_factory=dict)
     # The training split's statistics (kiln.export.stats); absent in manifests from before they
     # were recorded, and then serving simply has no drift metrics for the model.
     training_stats: TrainingStats | None = None

@@ -21,11 +21,11 @@ from ray import serve
 from kiln.errors import InferenceFailed, KilnError, NotReady
 from kiln.serving.config import Batching
 from kiln.serving.metrics import ServingMetrics
-from kiln.serving.runtime import OnnxModel
+from kiln.serving.runtime import LoadedModel
 
 log = logging.getLogger("kiln.serving")
 # ``session(version, alone)``: the model session a run uses (kiln.serving.model.TaskModel.session).
-SessionLookup = Callable[[int, bool], OnnxModel | None]
+SessionLookup = Callable[[int, bool], LoadedModel | None]
 
 
 class Batcher:

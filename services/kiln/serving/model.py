@@ -26,7 +26,7 @@ from kiln.registry import Manifest, RegistryStore
 from kiln.serving.config import RuntimeConfig
 from kiln.serving.explainer import Explainer, missing
 from kiln.serving.metrics import ServingMetrics
-from kiln.serving.runtime import CPU, OnnxModel
+from kiln.serving.runtime import LoadedModel, load_model
 
 log = logging.getLogger("kiln.serving")
 
@@ -53,14 +53,14 @@ class TaskModel:
         self.task, self.name = task, name
         self.intra_op_threads, self.streams = intra_op_threads, streams
         self.metrics = metrics
-        self.models: dict[int, OnnxModel] = {}
+        self.models: dict[int, LoadedModel] = {}
         # A second session per version on all the replica's threads, for a run while nothing
         # else runs or waits: at concurrency 1 it answers sooner, while under load
         # single-threaded sessions side by side do more images per second (docs/benchmarks.md).
-        self.solo: dict[int, OnnxModel] = {}
+        self.solo: dict[int, LoadedModel] = {}
         # Versions a reconfiguration dropped while requests still held them: they stay loaded
         # until the last of those requests is answered, so a promotion or a rollout fails none.
-        self.retiring: dict[int, tuple[OnnxModel, OnnxModel | None]] = {}
+        self.retiring: dict[int, tuple[LoadedModel, LoadedModel | None]] = {}
         self.holders: Counter[int] = Counter()
         self.explainers: dict[int, Explainer] = {}  # versions exported with a Grad-CAM graph
         self._lock = threading.Lock()  # Serve may run reconfigure off the event loop
@@ -117,12 +117,12 @@ class TaskModel:
                 raise KilnError(
                     f"{loaded.manifest.ref} is a {loaded.manifest.task} model, not {self.task}"
                 )
-            model = OnnxModel.build(loaded.manifest, loaded.onnx_bytes, self.intra_op_threads)
+            model = load_model(loaded.manifest, loaded.onnx_bytes, self.intra_op_threads)
             self._warm_up(model)
             # Only on the CPU (a GPU session would hold a second copy in device memory), and
             # only when there are threads to gain (0 lets onnxruntime size every session).
-            if self.streams > 1 and self.intra_op_threads > 0 and model.providers == [CPU]:
-                solo = OnnxModel.build(
+            if self.streams > 1 and self.intra_op_threads > 0 and model.on_cpu:
+                solo = load_model(
                     loaded.manifest, loaded.onnx_bytes, self.intra_op_threads * self.streams
                 )
                 self._warm_up(solo)
@@ -142,12 +142,12 @@ class TaskModel:
         and for manifests that lack it, the configured limit alone decides."""
         model = self.models[version]
         recorded = model.manifest.preferred_batch_size
-        if recorded is None or model.providers != [CPU]:
+        if recorded is None or not model.on_cpu:
             return configured
         return min(recorded, configured)
 
     @staticmethod
-    def _warm_up(model: OnnxModel) -> None:
+    def _warm_up(model: LoadedModel) -> None:
         # The first run allocates and plans; do it at load time, not on a client's request.
         shape = [1 if d < 0 else d for d in model.manifest.inputs[0].shape]
         model.run(np.zeros(shape, dtype=model.input_dtype))
@@ -217,7 +217,7 @@ class TaskModel:
                     del self.holders[chosen]
                     self.retiring.pop(chosen, None)
 
-    def loaded(self, version: int) -> OnnxModel:
+    def loaded(self, version: int) -> LoadedModel:
         """A version's shared session, serving or retiring (KeyError if neither)."""
         found = self.models.get(version) or self.retiring.get(version, (None, None))[0]
         if found is None:
@@ -234,7 +234,7 @@ class TaskModel:
             raise missing(self.manifest(version))
         return found
 
-    def session(self, version: int, alone: bool) -> OnnxModel | None:
+    def session(self, version: int, alone: bool) -> LoadedModel | None:
         """The session a run of ``version`` uses: the all-threads one when it runs alone (and
         there is one), else the shared one; None once a reconfiguration unloaded it."""
         solo = self.solo.get(version) or self.retiring.get(version, (None, None))[1]

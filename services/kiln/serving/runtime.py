@@ -1,4 +1,5 @@
-"""onnxruntime for serving: which providers, which session options, one session per model.
+"""onnxruntime for serving: which providers, which session options, one session per model;
+and which runtime a model version loads in (``load_model``: OpenVINO when export chose it).
 
 A GPU is used only when onnxruntime was built with CUDA *and* a GPU is really there: asking for
 CUDA on a CPU-only machine makes onnxruntime log errors on every start. Session options follow
@@ -20,6 +21,7 @@ import onnxruntime as ort
 
 from kiln.errors import IntegrityError
 from kiln.registry import Manifest
+from kiln.serving.openvino_runtime import OpenVinoModel
 
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
@@ -100,6 +102,21 @@ class OnnxModel:
     def providers(self) -> list[str]:
         return list(self.session.get_providers())
 
+    @property
+    def on_cpu(self) -> bool:
+        return self.providers == [CPU]
+
     def run(self, batch: np.ndarray) -> np.ndarray:
         """The model's output for a batch already shaped and typed as the manifest says."""
         return self.session.run([self.output_name], {self.input_name: batch})[0]
+
+
+LoadedModel = OnnxModel | OpenVinoModel
+
+
+def load_model(manifest: Manifest, onnx_bytes: bytes, intra_op_threads: int) -> LoadedModel:
+    """The runtime export chose for the model (``manifest.runtime``), on the CPU; onnxruntime
+    whenever it would run the model on a GPU, where the export's CPU timing says nothing."""
+    if manifest.runtime == "openvino" and choose_providers() == [CPU]:
+        return OpenVinoModel.build(manifest, onnx_bytes, intra_op_threads)
+    return OnnxModel.build(manifest, onnx_bytes, intra_op_threads)

@@ -1,11 +1,13 @@
-"""Bare onnxruntime: the ways a 2-core machine can run the model with nothing around it.
+"""Bare onnxruntime and OpenVINO: the ways a 2-core machine can run the model with nothing around it.
 
 The served figures are compared with the best of these, measured right before and right after
 each served figure (a shared machine drifts within minutes):
 
 - one session on all cores, one image at a time (the lowest latency);
 - one session on all cores, batches of 2 and 4;
-- one single-threaded session per core, running side by side (often the most images/s).
+- one single-threaded session per core, running side by side (often the most images/s);
+- the same two ways on OpenVINO reading the same ONNX file (``kiln.export.runtimes``), the
+  second CPU runtime a model may be served by.
 """
 
 from __future__ import annotations
@@ -33,12 +35,16 @@ class Bare:
         self.seconds = seconds
         self.all_cores = session(onnx_bytes, self.cores)
         self.single = [session(onnx_bytes, 1) for _ in range(self.cores)]
+        from kiln.export.runtimes import OpenVinoSession
+
+        self.ov_all_cores = OpenVinoSession(onnx_bytes, "output", threads=self.cores)
+        self.ov_single = [OpenVinoSession(onnx_bytes, "output") for _ in range(self.cores)]
         self.name = self.all_cores.get_inputs()[0].name
         rng = np.random.default_rng(0)
         self.batches = {
             n: rng.uniform(0, 255, [n, *image_shape]).astype(np.float32) for n in (1, 2, 4)
         }
-        for s in [self.all_cores, *self.single]:
+        for s in [self.all_cores, *self.single, self.ov_all_cores, *self.ov_single]:
             for n in self.batches:
                 s.run(None, {self.name: self.batches[n]})
 
@@ -49,22 +55,24 @@ class Bare:
             s.run(None, x)
             times.append(time.perf_counter() - began)
 
-    def serial(self, batch: int) -> tuple[float, float]:
+    def serial(self, batch: int, runtime: str = "ort") -> tuple[float, float]:
         """Images/s and p50 ms per call of the all-cores session at ``batch``."""
         times: list[float] = []
         began = time.perf_counter()
-        self._loop(self.all_cores, batch, began + self.seconds, times)
+        s = self.ov_all_cores if runtime == "openvino" else self.all_cores
+        self._loop(s, batch, began + self.seconds, times)
         elapsed = time.perf_counter() - began
         return len(times) * batch / elapsed, float(np.median(times) * 1000)
 
-    def side_by_side(self) -> tuple[float, float]:
+    def side_by_side(self, runtime: str = "ort") -> tuple[float, float]:
         """Images/s and p50 ms of one single-threaded session per core, all running at once."""
-        per_thread: list[list[float]] = [[] for _ in self.single]
+        sessions = self.ov_single if runtime == "openvino" else self.single
+        per_thread: list[list[float]] = [[] for _ in sessions]
         began = time.perf_counter()
         deadline = began + self.seconds
         threads = [
             threading.Thread(target=self._loop, args=(s, 1, deadline, t))
-            for s, t in zip(self.single, per_thread, strict=True)
+            for s, t in zip(sessions, per_thread, strict=True)
         ]
         for thread in threads:
             thread.start()
@@ -81,6 +89,8 @@ class Bare:
             f"1 session x {self.cores} threads, batch 2": self.serial(2),
             f"1 session x {self.cores} threads, batch 4": self.serial(4),
             f"{self.cores} sessions x 1 thread side by side": self.side_by_side(),
+            f"OpenVINO x {self.cores} threads, batch 1": self.serial(1, "openvino"),
+            f"OpenVINO {self.cores} x 1 thread side by side": self.side_by_side("openvino"),
         }
 
 

@@ -66,8 +66,35 @@ def build_registry(root: Path) -> dict[str, object]:
             outputs=[TensorSpec(name="output", dtype="float32", shape=out_shape)],
             preprocessing=pre,
         )
-        manifests[task] = store.register(manifest, proto.SerializeToString())
+        onnx_bytes = proto.SerializeToString()
+        manifests[task] = store.register(as_export_records(manifest, onnx_bytes), onnx_bytes)
     return manifests
+
+
+def as_export_records(manifest, onnx_bytes: bytes):
+    """The batch size and CPU runtime ``kiln export`` would record (kiln.export.batching and
+    kiln.export.runtimes); OpenVINO's parity is checked against onnxruntime here, since these
+    models are untrained and have no Keras run to compare with."""
+    from kiln.export.batching import fastest_batch_size
+    from kiln.export.parity import cpu_session
+    from kiln.export.runtimes import OpenVinoSession, select_runtime, time_runtimes
+
+    spec = manifest.inputs[0]
+    preferred = fastest_batch_size(onnx_bytes, spec)
+    openvino = OpenVinoSession(onnx_bytes, manifest.outputs[0].name)
+    shape = [3 if d < 0 else d for d in spec.shape]
+    x = np.random.default_rng(0).uniform(0, 255, shape).astype(np.float32)
+    want = cpu_session(onnx_bytes).run(None, {spec.name: x})[0]
+    agrees = float(np.abs(openvino.run(None, {spec.name: x})[0] - want).max()) <= 1e-4
+    choice = select_runtime(time_runtimes(onnx_bytes, openvino, spec, preferred), agrees)
+    print(f"  {manifest.name}: batch {preferred}, {choice.runtime} ({choice.reason})", flush=True)
+    return manifest.model_copy(
+        update={
+            "preferred_batch_size": preferred,
+            "runtime": choice.runtime,
+            "runtime_ms_per_item": choice.ms_per_item,
+        }
+    )
 
 
 def png(size: int, seed: int = 0) -> bytes:

@@ -88,6 +88,13 @@ def test_segments_to_a_base64_mask_with_class_shares(client, tiny):
     assert mask.shape == (16, 16) and (mask[:8] == 0).all() and (mask[8:] == 1).all()
 
 
+def test_the_segmenter_is_served_by_the_runtime_its_export_chose(client):
+    # tiny_models.populate records OpenVINO for the segmenter: the answers above came from it.
+    served = {m["task"]: m["providers"] for m in client.get("/v1/models").json()}
+    assert served["segmentation"] == ["OpenVINO:CPU"]
+    assert served["classification"] == ["CPUExecutionProvider"]
+
+
 def test_segmentation_answers_a_raw_png_when_asked(client, tiny):
     reply = post_png(client, "segmentation", tiny.png((0, 0, 255), size=16), accept="image/png")
     assert reply.status_code == 200 and reply.headers["content-type"] == "image/png"

@@ -54,6 +54,10 @@ def test_export_registers_a_complete_manifest(exported, segmentation_run):
     # Timed once here so that replicas never time it; which size won depends on the machine.
     assert manifest.preferred_batch_size in batch_sizes_to_try(TIMING_LIMIT)
     assert any(line.startswith("batch size: ") for line in lines)
+    # Both CPU runtimes timed and one chosen; which one depends on the machine.
+    assert manifest.runtime in ("onnxruntime", "openvino")
+    assert set(manifest.runtime_ms_per_item) == {"onnxruntime", "openvino"}
+    assert any(line.startswith(f"runtime: {manifest.runtime} (") for line in lines)
     assert lines[-1].startswith("registered segmentation_convnet:1")
 
 

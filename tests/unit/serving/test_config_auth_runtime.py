@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+
 import numpy as np
 import pytest
 
@@ -86,6 +88,23 @@ def test_a_model_runs_and_a_corrupt_one_is_refused(tiny):
     assert output.shape == (3, 1) and output[0, 0] == pytest.approx(tiny.MEANS[1])
     with pytest.raises(IntegrityError, match="cannot load"):
         runtime.OnnxModel.build(tiny.manifest("forecasting"), b"garbage", 1)
+
+
+def test_a_model_export_put_on_openvino_loads_there_and_answers_as_onnxruntime(tiny):
+    plain = tiny.manifest("segmentation")
+    on_openvino = plain.model_copy(update={"runtime": "openvino"})
+    reference = runtime.load_model(plain, tiny.segmenter(), 1)
+    model = runtime.load_model(on_openvino, tiny.segmenter(), 1)
+    assert reference.providers == [runtime.CPU] and model.providers == ["OpenVINO:CPU"]
+    assert model.on_cpu and reference.on_cpu
+    batches = [np.full((n, 16, 16, 3), 60.0 * n, dtype=np.float32) for n in (1, 3, 2, 4)]
+    # Two streams run one model at once in a replica: each thread gets its own infer request.
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(model.run, batches * 3))
+    for batch, answer in zip(batches * 3, answers, strict=True):
+        assert np.allclose(answer, reference.run(batch), atol=1e-5)
+    with pytest.raises(IntegrityError, match="OpenVINO cannot load"):
+        runtime.load_model(on_openvino, b"garbage", 1)
 
 
 @pytest.mark.parametrize(

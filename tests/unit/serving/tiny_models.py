@@ -151,7 +151,10 @@ def forecaster() -> bytes:
 
 
 def manifest(
-    task: str, name: str | None = None, preferred_batch_size: int | None = None
+    task: str,
+    name: str | None = None,
+    preferred_batch_size: int | None = None,
+    runtime: str = "onnxruntime",
 ) -> Manifest:
     if task == "forecasting":
         pre: ImagePreprocessing | TimeseriesPreprocessing = TimeseriesPreprocessing(
@@ -183,6 +186,7 @@ def manifest(
         outputs=[TensorSpec(name="output", dtype="float32", shape=shapes[1])],
         preprocessing=pre,
         preferred_batch_size=preferred_batch_size,
+        runtime=runtime,  # type: ignore[arg-type]
     )
 
 
@@ -205,7 +209,8 @@ def populate(root: Path, training_stats: bool = False) -> str:
 
     Classifier version 1 records a preferred batch size of 8, as an export would; version 2
     and the others record none, as manifests from before it was recorded. With
-    ``training_stats`` both classifier versions carry them, so serving scores their drift."""
+    ``training_stats`` both classifier versions carry them, so serving scores their drift. The
+    segmenter runs on OpenVINO, as an export that found OpenVINO faster records it."""
     store = RegistryStore(str(root))
 
     def classifier_manifest(onnx_bytes: bytes, **fields) -> Manifest:
@@ -213,7 +218,7 @@ def populate(root: Path, training_stats: bool = False) -> str:
         return with_training_stats(found, onnx_bytes) if training_stats else found
 
     store.register(classifier_manifest(classifier(), preferred_batch_size=8), classifier())
-    store.register(manifest("segmentation"), segmenter())
+    store.register(manifest("segmentation", runtime="openvino"), segmenter())
     store.register(manifest("forecasting"), forecaster())
     swapped = classifier(swap=True)
     store.register(classifier_manifest(swapped), swapped, make_latest=False)
