@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import signal
+import time
+from pathlib import Path
 
 import httpx
 import pytest
 from click.testing import CliRunner
+from tests.processes import descendants
 from tests.processes import kiln_serve as start_kiln_serve
 
 from kiln.commands.predict import predict
@@ -42,6 +45,48 @@ def test_every_process_of_kiln_serve_listens_on_loopback_only(kiln_serve):
         if any(not sockets.is_loopback(address) for address, _ in addresses)
     }
     assert not exposed, exposed
+
+
+def test_kiln_serve_starts_no_ray_process_serving_does_not_need_and_still_exports_metrics(
+    kiln_serve, tiny
+):
+    """No dashboard head, autoscaler monitor or log monitor (kiln.localray); Ray's metrics
+    agent beside the raylet still exports Kiln's and Serve's metrics."""
+    url, process, _ = kiln_serve
+    commands = []
+    for pid in descendants(process.pid):
+        try:
+            commands.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except OSError:
+            continue  # ended meanwhile
+    for unneeded in ("dashboard/dashboard.py", "/monitor.py", "/log_monitor.py"):
+        assert not [c for c in commands if unneeded in c], unneeded
+    # The metrics agent chose its port at start; it is one of the ports it listens on.
+    ports = [
+        p
+        for c, addresses in sockets.listeners(process.pid).values()
+        if "DashboardAgent" in c
+        for _, p in addresses
+    ]
+    httpx.post(
+        f"{url}/v1/classification/predict",
+        content=tiny.png((255, 0, 0)),
+        headers={"content-type": "image/png"},
+    ).raise_for_status()
+    wanted, text = ("ray_kiln_inference_requests_total", "ray_serve_"), ""
+    deadline = time.monotonic() + 90  # Ray exports metrics every few seconds
+    while not all(name in text for name in wanted) and time.monotonic() < deadline:
+        time.sleep(2)
+        text = "".join(metrics_text(port) for port in ports)
+    assert all(name in text for name in wanted), text[-2000:]
+
+
+def metrics_text(port: int) -> str:
+    try:
+        reply = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
+    except httpx.HTTPError:
+        return ""  # one of the agent's gRPC ports
+    return reply.text if reply.status_code == 200 else ""
 
 
 def test_predict_prints_a_readable_answer(kiln_serve, tiny, tmp_path):
