@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 
 
-def build_registry(root: Path) -> dict[str, object]:
-    """Task → registered manifest for classification, segmentation and forecasting."""
+def build_registry(root: Path, tasks: tuple[str, ...] | None = None) -> dict[str, object]:
+    """Task → registered manifest for classification, segmentation and forecasting (or only
+    ``tasks``)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
     from kiln.data.jena_csv import JENA_COLUMNS
@@ -55,6 +56,8 @@ def build_registry(root: Path) -> dict[str, object]:
     }
     manifests = {}
     for task, (model, shape, pre, architecture) in specs.items():
+        if tasks is not None and task not in tasks:
+            continue
         twin, _ = inference_twin(model)
         proto = to_onnx(twin, shape, 17)
         out_shape = [-1 if d is None else int(d) for d in twin.outputs[0].shape]
