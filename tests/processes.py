@@ -70,13 +70,20 @@ def kiln_serve(
         _wait_until_ready(url, process, log, ready_within_s)
         yield url, process
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop(process)
+
+
+def stop(process: subprocess.Popen, within_s: float = 90) -> None:
+    """SIGTERM to ``kiln serve`` alone, as Kubernetes stops a pod's main process (a SIGTERM to
+    the whole group would kill Ray under the server while it drains); then SIGKILL to whatever
+    of its process group is left."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(within_s)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def _wait_until_ready(url: str, process: subprocess.Popen, log: Path, within_s: float) -> None:
