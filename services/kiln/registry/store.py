@@ -84,20 +84,7 @@ class RegistryStore:
     def load(self, name: str, version: int | str = LATEST) -> LoadedModel:
         """The manifest and the ONNX bytes, refusing a model whose sha256 or size differs."""
         manifest = self.manifest(name, version)
-        uri = self.at(name, manifest.version, MODEL_FILE)
-        try:
-            data = storage.read_bytes(uri)
-        except StorageError as e:
-            if e.status != 404:
-                raise
-            raise IntegrityError(f"{manifest.ref}: {MODEL_FILE} is missing at {uri}") from e
-        digest = sha256_bytes(data)
-        if digest != manifest.sha256 or len(data) != manifest.size_bytes:
-            raise IntegrityError(
-                f"{manifest.ref}: {MODEL_FILE} is corrupted or truncated: sha256 {digest[:12]}… "
-                f"({len(data)} bytes), manifest records {manifest.sha256[:12]}… "
-                f"({manifest.size_bytes} bytes)"
-            )
+        data = self._read_checked(manifest, MODEL_FILE, manifest.sha256, manifest.size_bytes)
         return LoadedModel(manifest, data)
 
     def load_explain(self, manifest: Manifest) -> bytes | None:
@@ -105,15 +92,23 @@ class RegistryStore:
         graph = manifest.explain
         if graph is None:
             return None
-        uri = self.at(manifest.name, manifest.version, graph.file)
+        return self._read_checked(manifest, graph.file, graph.sha256, graph.size_bytes)
+
+    def _read_checked(self, manifest: Manifest, file: str, sha256: str, size: int) -> bytes:
+        """One file of the version, refused if missing or if its sha256 or size differs."""
+        uri = self.at(manifest.name, manifest.version, file)
         try:
             data = storage.read_bytes(uri)
         except StorageError as e:
             if e.status != 404:
                 raise
-            raise IntegrityError(f"{manifest.ref}: {graph.file} is missing at {uri}") from e
-        if sha256_bytes(data) != graph.sha256 or len(data) != graph.size_bytes:
-            raise IntegrityError(f"{manifest.ref}: {graph.file} is corrupted or truncated")
+            raise IntegrityError(f"{manifest.ref}: {file} is missing at {uri}") from e
+        digest = sha256_bytes(data)
+        if digest != sha256 or len(data) != size:
+            raise IntegrityError(
+                f"{manifest.ref}: {file} is corrupted or truncated: sha256 {digest[:12]}… "
+                f"({len(data)} bytes), manifest records {sha256[:12]}… ({size} bytes)"
+            )
         return data
 
     def list(self) -> builtins.list[Manifest]:
