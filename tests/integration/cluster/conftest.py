@@ -68,6 +68,7 @@ def ray_cluster(s3_server) -> Iterator[RayCluster]:
     after the S3 server, so every raylet, and so every job and worker, has its endpoint and
     dummy credentials in the environment, as a pod would have them from its Secret."""
     from ray._common.utils import reset_ray_address
+    from ray._private.utils import write_ray_address
     from ray.cluster_utils import Cluster
     from ray.job_submission import JobSubmissionClient
 
@@ -97,6 +98,10 @@ def ray_cluster(s3_server) -> Iterator[RayCluster]:
     # Cluster() records its address in /tmp/ray for `ray.init()` to find: any other process
     # on this machine that starts "a local Ray" would join this cluster instead. Forget it.
     reset_ray_address()
+    # The Jobs API gives each job's driver RAY_ADDRESS resolved from "auto" in the head's own
+    # temp dir; with no address recorded there it takes any GCS running on the machine, so a
+    # job could join another Ray (a test's, a colleague's). Record the cluster's own there.
+    write_ray_address(cluster.address, str(temp_dir))
     handle = RayCluster(cluster, f"http://127.0.0.1:{dashboard}", temp_dir)
     try:
         handle.add_worker("a")

@@ -48,9 +48,11 @@ SYNTHETIC = {
     "segmentation": ("segmentation", 40),
 }
 EPOCHS = {"forecasting": 5, "classification": 2, "segmentation": 2}
-# The image examples' batch sizes are cut too: at the loaders' default image sizes (180, 200)
-# one step of the examples' own batches takes a minute per worker on this machine.
+# The image examples' batch and image sizes are cut too: at the loaders' default image sizes
+# (180, 200) one step of the examples' own batches takes a minute per worker on this machine.
+# The image size goes through the TrainingJob's dataOptions, as a user would set it.
 BATCH_SIZE = {"classification": 8, "segmentation": 8}
+IMAGE_SIZE = {"classification": 64, "segmentation": 64}
 KILLED_EXAMPLE = "forecasting.yaml"
 JOB_TIMEOUT_S = 900
 
@@ -64,15 +66,18 @@ def rendered_entrypoint(example: Path, bucket: str, data: str) -> tuple[str, str
 
     documents = list(yaml.safe_load_all(example.read_text()))
     job = next(doc for doc in documents if doc["kind"] == "TrainingJob")
+    task = job["spec"]["task"]
     spec = {
         **job["spec"],
         "data": data,
         "registry": f"{bucket}/registry",
         "runsUri": f"{bucket}/runs",
-        "epochs": EPOCHS[job["spec"]["task"]],
-        "batchSize": BATCH_SIZE.get(job["spec"]["task"], job["spec"]["batchSize"]),
+        "epochs": EPOCHS[task],
+        "batchSize": BATCH_SIZE.get(task, job["spec"]["batchSize"]),
         "gpusPerWorker": 0,  # no GPU here
     }
+    if task in IMAGE_SIZE:
+        spec["dataOptions"] = {**spec.get("dataOptions", {}), "imageSize": IMAGE_SIZE[task]}
     if example.name == KILLED_EXAMPLE:
         spec["maxFailures"] = 1  # Ray Train recovers from the node this test kills
     typed = TrainingJobSpec.model_validate(spec)
@@ -123,7 +128,10 @@ def wait_for(ray_cluster, job_id: str, *, until_log: str | None = None) -> str:
             return logs
         if client.get_job_status(job_id) in (JobStatus.SUCCEEDED, JobStatus.FAILED):
             assert until_log is None, f"the job ended before {until_log!r}:\n{logs[-4000:]}"
-            assert client.get_job_status(job_id) == JobStatus.SUCCEEDED, logs[-4000:]
+            # The log's head too: the first error is often followed by pages of retries.
+            assert client.get_job_status(job_id) == JobStatus.SUCCEEDED, (
+                f"{logs[:4000]}\n…\n{logs[-2000:]}"
+            )
             return logs
         time.sleep(0.5)
     pytest.fail(f"job {job_id} did not finish in {JOB_TIMEOUT_S} s")
@@ -197,6 +205,8 @@ def test_the_rendered_training_job_runs_on_a_three_node_cluster_against_s3(
     run = RunDir(f"{s3_bucket}/runs/{run_id}")
     record = run.read_record()
     assert_trained_in_step_on_two_nodes(record, worker_nodes)
+    if task in IMAGE_SIZE:  # the TrainingJob's dataOptions reached kiln train
+        assert tuple(record.dataset_info.input_shape)[:2] == (IMAGE_SIZE[task],) * 2
     assert_everything_in_the_bucket(run, record)
     manifest = RegistryStore(f"{s3_bucket}/registry").manifest(name)
     assert manifest.source_run == run_id and manifest.version == 1
