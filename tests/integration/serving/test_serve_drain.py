@@ -4,10 +4,10 @@ Every request the server had received when the signal arrived is answered (200) 
 process exits. A request that arrives after the drain began is refused without running on the
 model (docs/api.md, "Rolling out versions without failed requests"): a 503 with Retry-After while
 Serve is still up (never Serve's 404 for a removed route), then a refused connection; one that
-reaches the ingress at the instant it stops sees its connection closed before any answer. Never
-a 500, a 404, a half answer or a connection reset mid-answer. With a one-second batch wait every request spends
-about a second in the replica, so the requests in flight at the signal are the ones sent before
-it.
+reaches the ingress at the instant it stops sees its connection closed (or, on a kept-alive
+connection, reset) before any answer. Never a 500, a 404 or a half answer. With a one-second
+batch wait every request spends about a second in the replica, so the requests in flight at the
+signal are the ones sent before it, and none of those may fail in any way.
 """
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ CLEAN_REFUSALS = (
     "503",  # the ingress between two deployments
     "ConnectError",
     "RemoteProtocolError: Server disconnected without sending a response",
+    # A request written onto a kept-alive connection just as the ingress exits is reset by
+    # the kernel; only requests sent after the signal may end so (asserted below: `before`).
+    "ReadError: [Errno 104] Connection reset by peer",
 )
 
 
