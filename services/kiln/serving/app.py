@@ -1,11 +1,11 @@
 """``build_app(args)``: the Serve application, as a RayService's ``serveConfigV2`` names it
 (``import_path: kiln.serving.app:build_app``) and as ``kiln serve`` runs it.
 
-One deployment per task. With one task, that deployment is also the HTTP ingress; with several,
-a small ingress deployment routes to them by path and model name. The extra hop through an
-ingress costs a good share of throughput (docs/benchmarks.md, tests/benchmarks/bench_serving.py),
-so the single-task app skips it; several tasks need one HTTP entry because a Serve application
-has exactly one ingress.
+By default one deployment hosts every task's model and is itself the HTTP ingress
+(``TaskIngress`` for one task, ``TasksIngress`` for several): a hop between deployments costs a
+good share of throughput (docs/benchmarks.md, tests/benchmarks/bench_serving.py). With
+``ingress_deployment`` each task gets its own deployment behind a small ingress deployment
+that routes by path and model name, so tasks scale and restart on their own.
 """
 
 from __future__ import annotations
@@ -18,8 +18,13 @@ from ray.serve import Application
 from kiln.config import validate
 from kiln.errors import ConfigError, KilnError
 from kiln.registry import RegistryStore
-from kiln.serving.config import RuntimeConfig, ServeArgs, replica_options
-from kiln.serving.deployments import KilnIngress, TaskDeployment, TaskIngress
+from kiln.serving.config import (
+    SHARED_DEPLOYMENT,
+    ServeArgs,
+    replica_options,
+    runtime_config,
+)
+from kiln.serving.deployments import KilnIngress, TaskDeployment, TaskIngress, TasksIngress
 
 INGRESS_NAME = "ingress"
 INGRESS_MAX_ONGOING = 256
@@ -43,12 +48,12 @@ def check_registry(args: ServeArgs) -> None:
                 )
 
 
-def deployment_options(args: ServeArgs, task: str) -> dict[str, Any]:
-    runtime = RuntimeConfig.from_args(args, task)
+def deployment_options(args: ServeArgs, task: str | None) -> dict[str, Any]:
+    """Options of the deployment serving ``task``, or every task (None: the shared one)."""
     return {
-        "name": task,
+        "name": task or SHARED_DEPLOYMENT,
         **replica_options(args),
-        "user_config": runtime.model_dump(mode="json"),
+        "user_config": runtime_config(args, task),
         "ray_actor_options": {
             "num_cpus": args.cpus_per_replica,
             "num_gpus": args.gpus_per_replica,
@@ -72,27 +77,23 @@ def build_app(args: dict[str, Any] | ServeArgs) -> Application:
     check_registry(config)
     auth = (config.auth_token_env, config.auth_token_file, config.max_body_bytes)
     compute = (config.threads_per_stream(), config.inference_streams)
-    tasks = list(config.models)
-    if len(tasks) == 1 and config.collapse_single_task:
-        task = tasks[0]
+    models = {task: choice.name for task, choice in config.models.items()}
+    if len(set(models.values())) != len(models):
+        raise ConfigError("each task must serve a differently named model")
+    metadata = {"auth_protects_metadata": config.auth_protects_metadata}
+    if len(models) == 1 and not config.ingress_deployment:
+        [(task, name)] = models.items()
         deployment = serve.deployment(TaskIngress).options(**deployment_options(config, task))
-        return deployment.bind(
-            config.registry,
-            task,
-            config.models[task].name,
-            *compute,
-            *auth,
-            auth_protects_metadata=config.auth_protects_metadata,
-        )
+        return deployment.bind(config.registry, task, name, *compute, *auth, **metadata)
+    if config.shared_deployment():
+        deployment = serve.deployment(TasksIngress).options(**deployment_options(config, None))
+        return deployment.bind(config.registry, models, *compute, *auth, **metadata)
     handles = {
         task: serve.deployment(TaskDeployment)
         .options(**deployment_options(config, task))
-        .bind(config.registry, task, config.models[task].name, *compute)
-        for task in tasks
+        .bind(config.registry, task, name, *compute)
+        for task, name in models.items()
     }
-    names = {config.models[task].name: task for task in tasks}  # type: ignore[index]
-    if len(names) != len(tasks):
-        raise ConfigError("each task must serve a differently named model")
     ingress = serve.deployment(KilnIngress).options(
         name=INGRESS_NAME,
         max_ongoing_requests=INGRESS_MAX_ONGOING,
@@ -104,10 +105,5 @@ def build_app(args: dict[str, Any] | ServeArgs) -> Application:
         max_queued_requests=4 * INGRESS_MAX_ONGOING,
         backpressure_config=shedding(config)["backpressure_config"],
     )
-    return ingress.bind(
-        handles,
-        names,
-        *auth,
-        config.retry_after_s,
-        auth_protects_metadata=config.auth_protects_metadata,
-    )
+    names = {name: task for task, name in models.items()}
+    return ingress.bind(handles, names, *auth, config.retry_after_s, **metadata)

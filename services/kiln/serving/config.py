@@ -131,10 +131,15 @@ class ServeArgs(_Strict):
     retry_after_s: float = Field(default=1.0, ge=0.0, le=3600.0)
     # Requests in flight per replica; unset = 4 x max_batch_size x inference_streams, at least 64.
     max_ongoing_requests: int | None = Field(default=None, ge=1, le=10_000)
-    # With one task the model deployment is also the HTTP ingress (no extra hop, measurably
-    # faster: docs/benchmarks.md, "Ray Serve overhead"); set False to always put a separate
-    # ingress deployment in front.
-    collapse_single_task: bool = True
+    # Default: one deployment hosts every task's model and is its own HTTP ingress (no hop
+    # between deployments, measurably faster: docs/benchmarks.md, "Ray Serve overhead"). True:
+    # one deployment per task behind a separate ingress deployment, so each task scales and
+    # restarts on its own, at the cost of the hop.
+    ingress_deployment: bool = False
+
+    def shared_deployment(self) -> bool:
+        """Several tasks served by one deployment (their user_config is ``TasksRuntimeConfig``)."""
+        return len(self.models) > 1 and not self.ingress_deployment
 
     def threads_per_stream(self) -> int:
         if self.intra_op_threads is not None:
@@ -169,6 +174,27 @@ class RuntimeConfig(Batching):
         )
 
 
+class TasksRuntimeConfig(_Strict):
+    """The ``user_config`` of the deployment that hosts several tasks: each task's own."""
+
+    tasks: dict[Task, RuntimeConfig] = Field(min_length=1)
+
+    @classmethod
+    def from_args(cls, args: ServeArgs) -> TasksRuntimeConfig:
+        return cls(tasks={task: RuntimeConfig.from_args(args, task) for task in args.models})
+
+
+# The name of the deployment that hosts several tasks (one task's deployment is named by it).
+SHARED_DEPLOYMENT = "tasks"
+
+
+def runtime_config(args: ServeArgs, task: str | None = None) -> dict[str, object]:
+    """The user_config of the deployment serving ``task`` (None: the shared deployment)."""
+    if task is None:
+        return TasksRuntimeConfig.from_args(args).model_dump(mode="json")
+    return RuntimeConfig.from_args(args, task).model_dump(mode="json")
+
+
 def replica_options(args: ServeArgs) -> dict[str, object]:
     """The Serve options that follow batching and scaling: set in code by ``build_app`` and
     repeated in ``deployment_overrides``, where batching may have moved on from ``args``. All of
@@ -200,11 +226,10 @@ def deployment_overrides(args: ServeArgs) -> list[dict[str, object]]:
     picture (versions and batching included); the application's own ``args`` may leave those
     out, since these entries override what ``build_app`` derives from them.
     """
+    if args.shared_deployment():
+        shared = {"user_config": runtime_config(args)}
+        return [{"name": SHARED_DEPLOYMENT, **replica_options(args), **shared}]
     return [
-        {
-            "name": task,
-            **replica_options(args),
-            "user_config": RuntimeConfig.from_args(args, task).model_dump(mode="json"),
-        }
+        {"name": task, **replica_options(args), "user_config": runtime_config(args, task)}
         for task in args.models
     ]

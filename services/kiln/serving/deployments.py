@@ -1,10 +1,11 @@
-"""The Serve deployments: one per task, plus an ingress when several tasks share the app.
+"""The Serve deployments.
 
 ``TaskDeployment`` is a ``ServedTask`` (one task's model(s), answering through the methods of
 ``kiln.serving.interface.TaskService``, called over deployment handles). ``TaskIngress`` is the
-same thing serving HTTP itself, used when the app serves a single task: a deployment that is
-both ingress and model skips a hop and is markedly faster (docs/benchmarks.md). ``KilnIngress``
-routes HTTP to several task deployments, each reached through a ``RemoteTask``.
+same thing serving HTTP itself, and ``TasksIngress`` hosts several tasks' ``TaskDeployment``
+objects in one replica serving HTTP: the default, since a deployment that is both ingress and
+model skips a hop and is markedly faster (docs/benchmarks.md). ``KilnIngress`` routes HTTP to
+separate task deployments, each reached through a ``RemoteTask`` (``ingress_deployment``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from fastapi import FastAPI
@@ -26,7 +28,7 @@ from kiln import localray
 from kiln.errors import NotReady
 from kiln.serving.api import build_api
 from kiln.serving.auth import BearerAuth, load_token
-from kiln.serving.config import RuntimeConfig
+from kiln.serving.config import RuntimeConfig, TasksRuntimeConfig
 from kiln.serving.dataplane import DataPlane
 from kiln.serving.interface import TaskService
 from kiln.serving.metrics import ServingMetrics, ShedMetrics
@@ -87,6 +89,54 @@ class TaskIngress(TaskDeployment):
 
     def __serve_build_asgi_app__(self) -> FastAPI:
         plane = DataPlane({self.model.task: self}, {self.model.name: self.model.task})
+        return build_api(plane, self.auth, self.max_body_bytes)
+
+
+@serve.ingress()
+class TasksIngress:
+    """Several tasks in one replica that is also the HTTP ingress. Each task keeps its own model
+    versions, canary, batcher and drift window; its settings are its entry in the user_config
+    (``TasksRuntimeConfig``)."""
+
+    def __init__(
+        self,
+        registry: str,
+        models: dict[str, str],
+        intra_op_threads: int,
+        streams: int,
+        auth_token_env: str | None,
+        auth_token_file: str | None,
+        max_body_bytes: int,
+        auth_protects_metadata: bool = False,
+    ) -> None:
+        self.tasks = {
+            task: TaskDeployment(registry, task, name, intra_op_threads, streams)
+            for task, name in models.items()
+        }
+        token = load_token(auth_token_env, auth_token_file)
+        self.auth = BearerAuth(token, auth_protects_metadata)
+        self.max_body_bytes = max_body_bytes
+
+    def reconfigure(self, user_config: dict[str, Any]) -> None:
+        tasks = TasksRuntimeConfig.model_validate(user_config).tasks
+        config = {str(task): settings for task, settings in tasks.items()}
+        missing = set(self.tasks) - set(config)
+        if missing:
+            raise ValueError(f"user_config.tasks lacks {sorted(missing)}; it needs every task")
+        # The tasks' models load side by side: loading and warm-up run mostly outside the GIL.
+        with ThreadPoolExecutor(len(self.tasks), thread_name_prefix="kiln-load") as pool:
+            done = [pool.submit(t.configure, config[n]) for n, t in self.tasks.items()]
+            for future in done:
+                future.result()
+
+    def check_health(self) -> None:
+        for served in self.tasks.values():
+            served.check_health()
+
+    def __serve_build_asgi_app__(self) -> FastAPI:
+        names = {served.model.name: task for task, served in self.tasks.items()}
+        services: dict[str, TaskService] = dict(self.tasks)
+        plane = DataPlane(services, names)
         return build_api(plane, self.auth, self.max_body_bytes)
 
 

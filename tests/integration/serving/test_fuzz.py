@@ -2,8 +2,8 @@
 
 ``schemathesis`` reads ``/openapi.json`` from the real Serve application on 127.0.0.1 (bearer
 auth on) and sends generated requests, valid and invalid, to every route of both protocols,
-for the single-task app (the task deployment is its own ingress) and the three-task app (an
-ingress in front of three deployments). Its checks: no 5xx for any input, every answer's status,
+for the single-task app and the three-task app (each one deployment that is its own ingress,
+hosting one task or all three). Its checks: no 5xx for any input, every answer's status,
 content type and body as the document says, and invalid data refused with a 4xx. The run is
 bounded in examples per route and seeded, so it is the same run every time.
 """

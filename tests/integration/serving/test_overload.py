@@ -3,7 +3,8 @@ instead of waiting without bound, on both app shapes (issue 13).
 
 To make the queue fill, each replica takes at most two requests at once and holds them in its
 batcher for the batch wait (batches of up to eight, a one-second wait); two more may queue in
-front of it (at Serve's proxy for the single-task app, at the ingress for the three-task app).
+front of it (at Serve's proxy in front of a deployment that is its own ingress, one task or
+several sharing it; at the ingress deployment with ``ingress_deployment``).
 ``CLIENTS`` concurrent clients each send ``ROUNDS`` requests back to back. Every answer must be
 a 200 or a 503 with Retry-After (no other status, no transport error), Serve's proxy health
 (what KubeRay probes) answers 200 throughout, the replica is not restarted, and the ingress
@@ -46,13 +47,17 @@ def poll_health(base_url: str, stop: threading.Event) -> list[int]:
     return codes
 
 
-@pytest.mark.parametrize("tasks", [["classification"], ["classification", "forecasting"]])
+@pytest.mark.parametrize(
+    ("tasks", "ingress_deployment"),
+    [(["classification"], False), (["classification", "forecasting"], True)],
+)
 def test_a_burst_past_the_queue_is_shed_with_503_and_retry_after(
-    deploy, registry, tiny, ray_local, tasks
+    deploy, registry, tiny, ray_local, tasks, ingress_deployment
 ):
     args = {
         "registry": registry,
         "models": {task: {"name": tiny.NAMES[task]} for task in tasks},
+        "ingress_deployment": ingress_deployment,
         "batching": {"max_batch_size": 8, "batch_wait_timeout_s": 1.0},
         "max_ongoing_requests": 2,
         "max_queued_requests": 2,
@@ -101,7 +106,7 @@ def test_a_burst_past_the_queue_is_shed_with_503_and_retry_after(
     # Once the burst is over, the replica answers again; it was never restarted.
     assert httpx.get(f"{base_url}/v2/health/ready").status_code == 200
     assert httpx.get(f"{base_url}/v1/models").json()[0]["started_at"] == started
-    if len(tasks) > 1:  # shed by the ingress: its own error body, and counted
+    if ingress_deployment:  # shed by the ingress: its own error body, and counted
         assert {r[2]["code"] for r in shed} == {"overloaded"}
         deadline = time.monotonic() + 60  # replicas export every few seconds; bounded wait
         while shed_counted(ray_local) - counted_before < len(shed) and time.monotonic() < deadline:

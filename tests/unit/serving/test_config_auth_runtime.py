@@ -11,7 +11,7 @@ from kiln.config import validate
 from kiln.errors import ConfigError, IntegrityError, Unauthorized
 from kiln.serving import runtime
 from kiln.serving.auth import BearerAuth, load_token
-from kiln.serving.config import RuntimeConfig, ServeArgs, deployment_overrides
+from kiln.serving.config import RuntimeConfig, ServeArgs, TasksRuntimeConfig, deployment_overrides
 
 OPERATOR_ARGS = {
     "registry": "/models",
@@ -35,6 +35,18 @@ def test_accepts_the_args_the_operator_renders():
     runtime_config = RuntimeConfig.from_args(args, "classification")
     assert runtime_config.max_batch_size == 16 and runtime_config.version == "latest"
     assert deployment_overrides(args)[0]["name"] == "classification"
+
+
+def test_several_tasks_share_one_deployment_unless_asked_for_one_each():
+    two = {**OPERATOR_ARGS["models"], "forecasting": {"name": "weather", "canary_percent": 0}}
+    shared = validate(ServeArgs, {**OPERATOR_ARGS, "models": two})
+    [entry] = deployment_overrides(shared)
+    assert entry["name"] == "tasks"
+    tasks = TasksRuntimeConfig.model_validate(entry["user_config"]).tasks
+    assert set(tasks) == {"classification", "forecasting"}
+    assert tasks["classification"].max_batch_size == 16
+    apart = validate(ServeArgs, {**OPERATOR_ARGS, "models": two, "ingress_deployment": True})
+    assert [e["name"] for e in deployment_overrides(apart)] == ["classification", "forecasting"]
 
 
 @pytest.mark.parametrize(
