@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from kiln.errors import InvalidInput, KilnError, NotReady
+from kiln.errors import InvalidInput, KilnError, NotReady, PayloadTooLarge
 from kiln.serving.batcher import Batcher
 from kiln.serving.config import RuntimeConfig
 from kiln.serving.drift import DriftTracker
@@ -39,6 +39,13 @@ VERSION_HEADER = "X-Kiln-Model-Version"
 ROLE_HEADER = "X-Kiln-Model-Role"
 Answer = Callable[[int], Awaitable[Reply]]
 T = TypeVar("T")
+# Requests this small are decoded, and answers this small encoded, on the event loop itself:
+# handing them to a thread and back cost more than the work (docs/benchmarks.md, "Where a
+# served request's time goes"), while larger ones stay off the loop so that they never hold up
+# the other requests or the health check.
+INLINE_BYTES = 128 * 1024
+INLINE_PIXELS = 512 * 512
+INLINE_OUTPUTS = 4096
 
 
 class ServedTask:
@@ -72,8 +79,10 @@ class ServedTask:
     async def predict_v1(self, request: PredictRequest) -> Reply:
         async def answer(version: int) -> Reply:
             task_format = self._format(version)
-            batch = await self._off_loop(task_format.parse, request.body, request.content_type)
+            batch = await self.decode_v1(task_format, request)
             outputs = await self.infer(version, batch)
+            if outputs.size <= INLINE_OUTPUTS:
+                return task_format.answer(outputs, request.accept)
             return await self._off_loop(task_format.answer, outputs, request.accept)
 
         return await self._answer(answer, request.route_key, None)
@@ -151,6 +160,17 @@ class ServedTask:
             seconds = time.perf_counter() - started if reply.ok else None
             self.metrics.observe_request(chosen, reply.status, seconds)
         return reply
+
+    async def decode_v1(self, task_format: TaskFormat, request: PredictRequest) -> np.ndarray:
+        """A small request is decoded right here; a larger one, or one whose images hold more
+        than ``INLINE_PIXELS``, on a decoding thread."""
+        body, content_type = request.body, request.content_type
+        if len(body) <= INLINE_BYTES:
+            try:
+                return task_format.parse(body, content_type, INLINE_PIXELS)
+            except PayloadTooLarge:
+                pass  # too many pixels for the event loop: decoded on a thread, full budget
+        return await self._off_loop(task_format.parse, body, content_type)
 
     async def _off_loop(self, work: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._decoding, work, *args)

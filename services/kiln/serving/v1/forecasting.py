@@ -74,8 +74,10 @@ class ForecastingFormat(TaskFormat):
                     f"{self.pre.columns} (and optionally {self.pre.time_column!r})"
                 )
 
-    def parse(self, body: bytes, content_type: str) -> np.ndarray:
-        kind = media_type(content_type)
+    def parse(
+        self, body: bytes, content_type: str, pixel_limit: int = media.MAX_PIXELS
+    ) -> np.ndarray:
+        kind = media_type(content_type)  # no images here: pixel_limit does not apply
         if kind == "text/csv":
             try:
                 windows = [self._window(body.decode(), 0)]

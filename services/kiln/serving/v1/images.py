@@ -57,13 +57,17 @@ class ImageFormat(TaskFormat):
             )
         return pixels
 
-    def parse(self, body: bytes, content_type: str) -> np.ndarray:
-        return self.scale(self.pixels(body, content_type))
+    def parse(
+        self, body: bytes, content_type: str, pixel_limit: int = media.MAX_PIXELS
+    ) -> np.ndarray:
+        return self.scale(self.pixels(body, content_type, pixel_limit))
 
-    def pixels(self, body: bytes, content_type: str) -> np.ndarray:
+    def pixels(
+        self, body: bytes, content_type: str, pixel_limit: int = media.MAX_PIXELS
+    ) -> np.ndarray:
         """The request's images as 0..255 float32 pixels (n, h, w, c), before any scaling."""
         kind = media_type(content_type)
-        budget = media.PixelBudget()  # for all the request's images together
+        budget = media.PixelBudget(pixel_limit)  # for all the request's images together
         if kind in media.IMAGE_TYPES:
             images = [self._decode(body, budget)]
         elif kind == "application/json":

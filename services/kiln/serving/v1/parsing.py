@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from kiln.errors import BadRequest, InvalidInput
 from kiln.registry import Manifest
+from kiln.serving import media
 from kiln.serving.inputs import MAX_INSTANCES
 from kiln.serving.reply import Reply
 
@@ -61,7 +62,11 @@ class TaskFormat:
     def __init__(self, manifest: Manifest) -> None:
         self.manifest = manifest
 
-    def parse(self, body: bytes, content_type: str) -> np.ndarray:
+    def parse(
+        self, body: bytes, content_type: str, pixel_limit: int = media.MAX_PIXELS
+    ) -> np.ndarray:
+        """The request's model input; ``pixel_limit``: the most image pixels it may decode
+        (``PayloadTooLarge`` past it, raised from the images' headers before decoding)."""
         raise NotImplementedError
 
     def answer(self, outputs: np.ndarray, accept: str) -> Reply:
