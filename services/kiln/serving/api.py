@@ -15,6 +15,7 @@ from kiln.serving.auth import BearerAuth
 from kiln.serving.dataplane import DataPlane
 from kiln.serving.http import error_response, fault_response
 from kiln.serving.v1 import routes as v1_routes
+from kiln.serving.v1.fastpath import PredictFastPath
 from kiln.serving.v2 import routes as v2_routes
 
 
@@ -25,6 +26,7 @@ def build_api(plane: DataPlane, auth: BearerAuth, max_body_bytes: int) -> FastAP
         description="Friendly /v1 routes and the Open Inference Protocol v2 (KServe/Triton REST).",
     )
     add_error_handlers(app)
+    app.add_middleware(PredictFastPath, plane=plane, auth=auth, max_body_bytes=max_body_bytes)
     v1_routes.add_routes(app, plane, auth, max_body_bytes)
     v2_routes.add_routes(app, plane, auth, max_body_bytes)
     return app
