@@ -88,9 +88,10 @@ class ServingMetrics:
 
 
 class ShedMetrics:
-    """Requests the ingress of a several-task app shed with 503 and Retry-After because a task
-    deployment's queue was full. (A single-task app sheds at Serve's proxy, before any Kiln
-    code: Serve counts those as 503s in ``serve_num_http_requests``.)"""
+    """Requests the ingress deployment (``ingress_deployment: true``) shed with 503 and
+    Retry-After because a task deployment's queue was full. (The default app, one deployment
+    that is its own ingress, sheds at Serve's proxy, before any Kiln code: Serve counts those
+    as 503s in ``serve_num_http_requests``.)"""
 
     def __init__(self, task: str, model: str) -> None:
         self.tags = {"task": task, "model": model}
