@@ -1,4 +1,5 @@
-"""Serving benchmark: the classifier served over real HTTP on 127.0.0.1, against bare onnxruntime.
+"""Serving benchmark: the classifier served over real HTTP on 127.0.0.1, against bare onnxruntime,
+today's code side by side with an older commit's in one run.
 
 The mini-Xception at the book's size (180x180x3, untrained weights), exported as ``kiln export``
 does. For each setup a server process is started (cold start = process start to its first
@@ -9,12 +10,14 @@ the table compares each figure with the best arrangement around it (the mean of 
 after figures), as ratios. Setups:
 
 - a hand-made uvicorn + Starlette server, same ONNX file and PNG decoding (no Ray);
-- ``kiln serve --task classification`` with Serve's Python proxy (the default before HAProxy
-  became it) and with the default (HAProxy);
-- ``kiln serve`` with all three tasks in one app (ingress deployment in front of the task
-  deployments), classifier route, both ingresses.
+- ``kiln serve --task classification`` (the default), old code and new;
+- ``kiln serve`` with all three tasks in one app, classifier route, old code and new.
 
-Run: ``python -m tests.benchmarks serving`` (about 6 minutes on 2 cores). Needs ``wrk``.
+The old code is ``KILN_BENCH_COMPARE_REF`` (``--compare-ref REF``; default ``OLD_REF``, the
+commit issue 19's serving work started from), checked out in a temporary git worktree, which
+exports its own registry and runs its own ``kiln serve`` (``serving_kit.oldcode``).
+
+Run: ``python -m tests.benchmarks serving`` (about 10 minutes on 2 cores). Needs ``wrk``.
 """
 
 from __future__ import annotations
@@ -24,28 +27,29 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.benchmarks.serving_kit import bare, models, servers, wrk
+from tests.benchmarks.serving_kit import bare, models, oldcode, servers, wrk
 
 SECONDS = float(os.environ.get("KILN_BENCH_SECONDS", "6"))
 BARE_SECONDS = 1.5
+OLD_REF = "2a5417e"
 ONE = ["--task", "classification"]
-PYTHON_PROXY = ["--ingress", "python"]
-# (label, kiln serve flags, or None for the hand-made server)
-SETUPS: list[tuple[str, list[str] | None]] = [
-    ("hand-made uvicorn + Starlette, no Ray", None),
-    ("kiln serve --task classification, Python proxy (old default)", [*ONE, *PYTHON_PROXY]),
-    ("kiln serve --task classification (default: HAProxy)", ONE),
-    ("kiln serve, 3 tasks, Python proxy (old default)", PYTHON_PROXY),
-    ("kiln serve, 3 tasks (default: HAProxy)", []),
+# (label, kiln serve flags or None for the hand-made server, which code: "old" or "new")
+SETUPS: list[tuple[str, list[str] | None, str]] = [
+    ("hand-made uvicorn + Starlette, no Ray", None, "new"),
+    ("kiln serve --task classification, old", ONE, "old"),
+    ("kiln serve --task classification, new", ONE, "new"),
+    ("kiln serve, 3 tasks, classifier route, old", [], "old"),
+    ("kiln serve, 3 tasks, classifier route, new", [], "new"),
 ]
 
 
-def measure_setup(label, flags, registry, model_path, body, baseline, script) -> dict:
+def measure_setup(label, flags, side, model_path, body, baseline, script) -> dict:
+    """``side``: (registry, environment) of the code under test."""
     print(f"\n{label}: starting …", flush=True)
     if flags is None:
         server = servers.handmade(model_path, body, "image/png")
     else:
-        server = servers.kiln_serve(registry, flags, body, "image/png")
+        server = servers.kiln_serve(side[0], flags, body, "image/png", side[1])
     row: dict = {"label": label, "cold": server.cold_start_s}
     try:
         before = baseline.measure()
@@ -97,12 +101,25 @@ def print_table(rows: list[dict]) -> None:
             f"{c16['errors'] + c1['errors']:.0f} | {row['cold']:.1f} | {row['rss']:.0f} |"
         )
     by_label = {row["label"]: row for row in rows}
-    one, three = SETUPS[2][0], SETUPS[4][0]
-    if one in by_label and three in by_label:
-        ratio = (by_label[three][16]["rps"] / by_label[three][16]["bare_rps"]) / (
-            by_label[one][16]["rps"] / by_label[one][16]["bare_rps"]
-        )
-        print(f"\nthree tasks / one task at c=16 (each vs its own bare): {ratio:.0%}")
+
+    def share(label: str) -> float | None:
+        row = by_label.get(label)
+        return None if row is None else row[16]["rps"] / row[16]["bare_rps"]
+
+    def added(label: str) -> float:
+        return by_label[label][1]["p50"] - by_label[label][1]["bare_p50"]
+
+    one_old, one_new, three_old, three_new = (label for label, _, _ in SETUPS[1:])
+    print()
+    for what, old, new in (("one task", one_old, one_new), ("three tasks", three_old, three_new)):
+        if share(old) and share(new):
+            print(
+                f"{what}, new / old at c=16 (each vs its own bare): {share(new) / share(old):.2f}x; "
+                f"c=1 p50 added over bare: old {added(old):+.1f} ms, new {added(new):+.1f} ms"
+            )
+    for code, one, three in (("old", one_old, three_old), ("new", one_new, three_new)):
+        if share(one) and share(three):
+            print(f"{code}: three tasks / one task at c=16: {share(three) / share(one):.0%}")
     print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 
@@ -115,18 +132,28 @@ def main() -> None:
     if not (Path(registry) / "bench-classification").exists():
         print("building the book's models and exporting them to ONNX …", flush=True)
         models.build_registry(Path(registry))
-    loaded = RegistryStore(registry).load("bench-classification")
-    model_path = root / "classifier.onnx"
-    model_path.write_bytes(loaded.onnx_bytes)
-    body = models.png(180)
-    script = wrk.lua_script(root, body, "image/png")
-    baseline = bare.Bare(loaded.onnx_bytes, [180, 180, 3], BARE_SECONDS)
-    rows = []
-    for label, flags in SETUPS:
-        try:
-            rows.append(measure_setup(label, flags, registry, model_path, body, baseline, script))
-        except RuntimeError as e:
-            print(f"  failed: {e}", flush=True)
+    ref = os.environ.get("KILN_BENCH_COMPARE_REF") or OLD_REF
+    old_tree = oldcode.Tree(root, ref)
+    try:
+        print(f"exporting the same models with the old code ({ref}) …", flush=True)
+        old_tree.build_registry(root / "old-registry")
+        sides = {"new": (registry, None), "old": (str(root / "old-registry"), old_tree.env())}
+        loaded = RegistryStore(registry).load("bench-classification")
+        model_path = root / "classifier.onnx"
+        model_path.write_bytes(loaded.onnx_bytes)
+        body = models.png(180)
+        script = wrk.lua_script(root, body, "image/png")
+        baseline = bare.Bare(loaded.onnx_bytes, [180, 180, 3], BARE_SECONDS)
+        rows = []
+        for label, flags, code in SETUPS:
+            try:
+                side = sides[code]
+                rows.append(measure_setup(label, flags, side, model_path, body, baseline, script))
+            except RuntimeError as e:
+                print(f"  failed: {e}", flush=True)
+    finally:
+        old_tree.remove()
+    print(f"\nold code: {ref}; new code: this checkout")
     print_table(rows)
 
 

@@ -57,15 +57,17 @@ class Server:
             os.killpg(self.process.pid, signal.SIGKILL)
 
 
-def start(command: list[str], port: int, body: bytes, content_type: str) -> Server:
-    """Start ``command`` (listening on ``port``); cold start = process start to the first 200
-    answer to a real classification request."""
+def start(
+    command: list[str], port: int, body: bytes, content_type: str, env: dict | None = None
+) -> Server:
+    """Start ``command`` (listening on ``port``, in ``env``); cold start = process start to the
+    first 200 answer to a real classification request."""
     log = Path(tempfile.mkstemp(prefix="kiln-bench-server-", suffix=".log")[1])
     url = f"http://127.0.0.1:{port}/v1/classification/predict"
     began = time.perf_counter()
     with log.open("w") as out:  # the child keeps its own copy of the descriptor
         process = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env
         )
     headers = {"Content-Type": content_type}
     while time.perf_counter() - began < 300 and process.poll() is None:
@@ -80,10 +82,13 @@ def start(command: list[str], port: int, body: bytes, content_type: str) -> Serv
     raise RuntimeError(f"{' '.join(command)} did not answer; log in {log}")
 
 
-def kiln_serve(registry: str, flags: list[str], body: bytes, content_type: str) -> Server:
+def kiln_serve(
+    registry: str, flags: list[str], body: bytes, content_type: str, env: dict | None = None
+) -> Server:
+    """``kiln serve`` of the code ``env`` puts first on PYTHONPATH (default: this checkout's)."""
     port = free_port()
     command = [KILN, "serve", "--registry", registry, "--port", str(port), *flags]
-    return start(command, port, body, content_type)
+    return start(command, port, body, content_type, env)
 
 
 def handmade(model_path: Path, body: bytes, content_type: str) -> Server:
