@@ -43,11 +43,23 @@ def panel(
     }
 
 
+def busy(rate_of: str) -> str:
+    """Only the groups with a rate above zero: the denominator of every ratio and the filter of
+    every quantile. Ray's metrics agent keeps the counter and histogram series of every replica
+    it has seen until its node restarts, flat once the replica is gone, so a task no longer
+    served (or a route hit once) would otherwise draw a NaN line (0/0) for as long as the
+    cluster lives (docs/api.md, "Metrics in long-lived clusters")."""
+    return f"({rate_of} > 0)"
+
+
 def quantiles(metric: str, by: str, legend: str) -> list[tuple[str, str]]:
-    """p50, p95 and p99 of a histogram, grouped by `by`."""
+    """p50, p95 and p99 of a histogram (its `_bucket` series), grouped by `by`, for the groups
+    that observed something in the window."""
+    observed = busy(f"sum by ({by}) (rate({metric.replace('_bucket', '_count', 1)}[{RATE}]))")
     return [
         (
-            f"histogram_quantile({q}, sum by ({by}, le) (rate({metric}[{RATE}])))",
+            f"histogram_quantile({q}, sum by ({by}, le) (rate({metric}[{RATE}]))"
+            f" and on ({by}) {observed})",
             f"p{int(q * 100)} {legend}",
         )
         for q in (0.5, 0.95, 0.99)
@@ -134,7 +146,7 @@ def serving() -> dict[str, Any]:
                 # request has failed.
                 (
                     f'(sum by (task) (rate(ray_kiln_inference_requests_total{{{SEL}, code=~"5.."}}[{RATE}]))'
-                    f" or {by_task} * 0) / {by_task}",
+                    f" or {by_task} * 0) / {busy(by_task)}",
                     "{{task}} 5xx ratio",
                 ),
             ],
@@ -154,7 +166,10 @@ def serving() -> dict[str, Any]:
                 ],
                 (
                     f"sum by (task) (rate(ray_kiln_inference_batch_size_sum{{{SEL}}}[{RATE}]))"
-                    f" / sum by (task) (rate(ray_kiln_inference_batch_size_count{{{SEL}}}[{RATE}]))",
+                    " / "
+                    + busy(
+                        f"sum by (task) (rate(ray_kiln_inference_batch_size_count{{{SEL}}}[{RATE}]))"
+                    ),
                     "mean {{task}}",
                 ),
             ],
@@ -180,7 +195,7 @@ def serving() -> dict[str, Any]:
         ),
         panel(
             "Canary share of requests",
-            [(f"({canary} or {by_task} * 0) / {by_task}", "{{task}}")],
+            [(f"({canary} or {by_task} * 0) / {busy(by_task)}", "{{task}}")],
             unit="percentunit",
         ),
         panel(

@@ -387,6 +387,14 @@ def record_training_epochs(ray: Any) -> Any:
     return epochs.remote(90)
 
 
+def scrape_health(prometheus: Any) -> list[tuple[str, str, float, str]]:
+    """Each target's health, last scrape's seconds and error: a failed scrape shows here."""
+    return [
+        (t["scrapeUrl"], t["health"], t["lastScrapeDuration"], t["lastError"])
+        for t in prometheus.targets()
+    ]
+
+
 def test_dashboard_queries_return_data_from_a_real_prometheus(
     cluster, chart_operator, ray_local, serve_app
 ):
@@ -431,16 +439,23 @@ def test_dashboard_queries_return_data_from_a_real_prometheus(
                 {"status": {"jobDeploymentStatus": "Failed", "jobStatus": "FAILED", "message": "boom"}},
             )  # fmt: skip
             pending = dict(queries)
+            answers: dict[str, list[Any]] = {}
             deadline = time.monotonic() + 120
 
             while pending and time.monotonic() < deadline:
                 for where, expr in list(pending.items()):
-                    result = prometheus.query(expr)
-                    if result and all(math.isfinite(float(r["value"][1])) for r in result):
+                    answers[where] = prometheus.query(expr)
+                    lines = answers[where]
+                    if lines and all(math.isfinite(float(r["value"][1])) for r in lines):
                         del pending[where]
                 if pending:
                     time.sleep(2)
-            assert not pending, f"no data from Prometheus for: {pending}"
+            # A NaN line names its group (e.g. a task no longer served: docs/api.md, "Metrics
+            # in long-lived clusters"); a failed scrape shows in the targets' errors.
+            assert not pending, (
+                f"no data from Prometheus for: {[(pending[w], answers[w]) for w in pending]}\n"
+                f"targets: {scrape_health(prometheus)}"
+            )
     finally:
         stop.set()
         traffic.join(timeout=30)

@@ -61,6 +61,17 @@ def dashboard_queries() -> list[tuple[str, str]]:
     return all_dashboard_queries()
 
 
+@pytest.fixture
+def serving_queries() -> dict[tuple[str, int], str]:
+    """(panel title, target index) -> PromQL, Grafana's variables expanded, of Kiln Serving."""
+    board = load_dashboards()["kiln-serving"]
+    return {
+        (panel["title"], i): expand(target["expr"])
+        for panel in board["panels"]
+        for i, target in enumerate(panel.get("targets", []))
+    }
+
+
 @pytest.fixture(scope="session")
 def rule_queries() -> list[tuple[str, str]]:
     groups = yaml.safe_load(RULES.read_text())["groups"]

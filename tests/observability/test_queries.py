@@ -27,6 +27,7 @@ OPERATOR = ROOT / "operators" / "kiln_operator" / "metrics.py"
 KNOWN_METRICS: dict[str, tuple[Path | str, str]] = {
     "ray_kiln_inference_requests_total": (SERVING, "kiln_inference_requests_total"),
     "ray_kiln_inference_latency_seconds_bucket": (SERVING, "kiln_inference_latency_seconds"),
+    "ray_kiln_inference_latency_seconds_count": (SERVING, "kiln_inference_latency_seconds"),
     "ray_kiln_inference_batch_size_bucket": (SERVING, "kiln_inference_batch_size"),
     "ray_kiln_inference_batch_size_sum": (SERVING, "kiln_inference_batch_size"),
     "ray_kiln_inference_batch_size_count": (SERVING, "kiln_inference_batch_size"),
@@ -48,11 +49,19 @@ KNOWN_METRICS: dict[str, tuple[Path | str, str]] = {
         OPERATOR,
         "kiln_operator_reconcile_duration_seconds",
     ),
+    "kiln_operator_reconcile_duration_seconds_count": (
+        OPERATOR,
+        "kiln_operator_reconcile_duration_seconds",
+    ),
     "kiln_operator_objects": (OPERATOR, "kiln_operator_objects"),
     # Ray Serve's own (ray/serve/_private/*.py in the pinned Ray).
     "ray_serve_deployment_replica_healthy": ("ray.serve", "serve_deployment_replica_healthy"),
     "ray_serve_num_http_requests_total": ("ray.serve", "serve_num_{protocol_name}_requests"),
     "ray_serve_http_request_latency_ms_bucket": (
+        "ray.serve",
+        "serve_{protocol_name}_request_latency_ms",
+    ),
+    "ray_serve_http_request_latency_ms_count": (
         "ray.serve",
         "serve_{protocol_name}_request_latency_ms",
     ),

@@ -1,8 +1,7 @@
 """Pins the Ray metrics agent's behaviour behind "Metrics in long-lived clusters" (docs/api.md):
 the agent's recorder keeps at most 2000 label sets per histogram and folds newer ones into an
 unlabelled overflow series, so a replica started after that exports nothing of its own. If this
-fails after a Ray upgrade, the limit changed: revisit that section and the Makefile's separate
-run of the live-dashboard test.
+fails after a Ray upgrade, the limit changed: revisit that section.
 
 Runs Ray's own recorder (the class the agent uses) in a fresh interpreter, without a cluster,
 so its global OpenTelemetry provider and Prometheus collector stay out of this process.
