@@ -64,7 +64,7 @@ class ReportToRayTrain(keras.callbacks.Callback):
         # The last epoch (or the one EarlyStopping ended on) is always checkpointed: the
         # driver builds the run from the final checkpoint.
         if self.state.epochs_completed > self._checkpointed:
-            self._checkpoint({"epoch": self.state.epochs_completed})
+            self._checkpoint({"epoch": self.state.epochs_completed}, final=True)
         # Every rank publishes a digest of its weights: equal digests prove the workers
         # trained one model in step rather than two models side by side.
         if self.progress is not None:
@@ -99,12 +99,20 @@ class ReportToRayTrain(keras.callbacks.Callback):
             if self.progress is not None:
                 self.progress.put_nowait(report)
 
-    def _checkpoint(self, metrics: dict[str, Any]) -> None:
-        """Save the model on every rank (saving reads synchronised variables), report rank 0's
-        copy to Ray Train and wait until it is committed."""
+    def _checkpoint(self, metrics: dict[str, Any], final: bool = False) -> None:
+        """Write rank 0's checkpoint, report it to Ray Train (every rank reports: it is a
+        barrier) and wait until it is committed.
+
+        An epoch's checkpoint is arrays that only rank 0 reads (the model's and optimizer's
+        variables are mirrored: reading them is local). The final one adds the whole model,
+        which ``model.save`` writes with the metrics' synchronised variables: reading those is
+        a collective, so every rank saves it (the other ranks into scratch that is dropped).
+        """
         saving = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix=f"kiln-ckpt-{self.rank}-") as scratch:
-            write_checkpoint(Path(scratch), self.model, self.best_path, self.state)
+            if self.rank == 0 or final:
+                state = self.state
+                write_checkpoint(Path(scratch), self.model, self.best_path, state, whole=final)
             checkpoint = ray.train.Checkpoint.from_directory(scratch) if self.rank == 0 else None
             ray.train.report(metrics, checkpoint=checkpoint)
         # Ray Train's controller registers a reported checkpoint when it next polls the

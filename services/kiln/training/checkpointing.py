@@ -1,10 +1,17 @@
 """What a Ray Train checkpoint of a Kiln run holds, and how a worker writes and restores it.
 
-A checkpoint directory holds ``model.keras`` (the latest model with its optimizer state, to
-resume from), ``best.keras`` (the best model by val_loss so far, kept by ModelCheckpoint) and
-``state.json`` (the ``RunState``: epochs completed, the per-epoch history, which attempt
-trained which epoch). The driver builds the run directory from the final checkpoint, so the
-run directory is right even when rank 0 ran on another node.
+A checkpoint directory holds ``weights.npz`` (the latest model's weights and its optimizer's
+variables, to resume from), ``best.keras`` (the best model by val_loss so far, kept by
+ModelCheckpoint) and ``state.json`` (the ``RunState``: epochs completed, the per-epoch history,
+which attempt trained which epoch). The final checkpoint also holds ``model.keras``, the whole
+last model. The driver builds the run directory from the final checkpoint, so the run
+directory is right even when rank 0 ran on another node.
+
+Every epoch's checkpoint stores arrays, not a ``.keras`` file: ``model.save`` writes the
+model's configuration, a zip and an HDF5 file each time, the larger part of a checkpoint's cost
+in short epochs, while a resumed worker rebuilds the same architecture from the run's config
+anyway and only needs the numbers back (``restore_arrays``). A checkpoint written before this
+format (``model.keras`` only) still resumes.
 """
 
 from __future__ import annotations
@@ -14,9 +21,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 MODEL_FILE = "model.keras"
+WEIGHTS_FILE = "weights.npz"
 BEST_FILE = "best.keras"
 STATE_FILE = "state.json"
 
@@ -51,13 +60,58 @@ class RunState(BaseModel):
             self.best_val_loss = float(val_loss)
 
 
-def write_checkpoint(directory: Path, model: Any, best_path: Path | None, state: RunState) -> None:
-    """Save the latest model, a copy of the best one and the state into ``directory``."""
+def write_checkpoint(
+    directory: Path, model: Any, best_path: Path | None, state: RunState, *, whole: bool = False
+) -> None:
+    """Save the latest weights and optimizer variables, a copy of the best model and the state
+    into ``directory``; with ``whole``, the whole model as ``model.keras`` too."""
     directory.mkdir(parents=True, exist_ok=True)
-    model.save(directory / MODEL_FILE)
+    # numpy's stub types **kwds like its keyword arguments (allow_pickle: bool).
+    np.savez(directory / WEIGHTS_FILE, **model_arrays(model))  # type: ignore[arg-type]
+    if whole:
+        model.save(directory / MODEL_FILE)
     if best_path is not None and best_path.exists():
         shutil.copyfile(best_path, directory / BEST_FILE)
     (directory / STATE_FILE).write_text(state.model_dump_json(indent=2))
+
+
+def model_arrays(model: Any) -> dict[str, np.ndarray]:
+    """The model's weights (trainable or not) and its optimizer's variables (step count,
+    learning rate, slots), keyed by their position. Both are plain mirrored variables under
+    MultiWorkerMirroredStrategy: reading them touches no collective."""
+    from keras import ops
+
+    arrays = {f"weight_{i}": ops.convert_to_numpy(v) for i, v in enumerate(model.weights)}
+    if model.optimizer is not None and model.optimizer.built:
+        for i, variable in enumerate(model.optimizer.variables):
+            arrays[f"optimizer_{i}"] = ops.convert_to_numpy(variable)
+    return arrays
+
+
+def restore_arrays(model: Any, path: Path) -> None:
+    """Put ``model_arrays``' numbers back into a freshly built model of the same architecture
+    (its optimizer is built first, so its variables exist to receive them)."""
+    with np.load(path) as stored:
+        arrays = dict(stored)
+    weights = [
+        arrays.pop(f"weight_{i}") for i in range(len(model.weights)) if f"weight_{i}" in arrays
+    ]
+    if len(weights) != len(model.weights) or any(k.startswith("weight_") for k in arrays):
+        raise ValueError(
+            f"checkpoint {path} does not hold the {len(model.weights)} weights of this model: "
+            "it belongs to another architecture"
+        )
+    model.set_weights(weights)
+    if arrays:
+        model.optimizer.build(model.trainable_variables)
+        variables = model.optimizer.variables
+        if len(arrays) != len(variables):
+            raise ValueError(
+                f"checkpoint {path} has {len(arrays)} optimizer variables, the model's optimizer "
+                f"{len(variables)}: the checkpoint belongs to another architecture"
+            )
+        for i, variable in enumerate(variables):
+            variable.assign(arrays[f"optimizer_{i}"])
 
 
 def read_state(directory: Path) -> RunState:
@@ -67,6 +121,6 @@ def read_state(directory: Path) -> RunState:
 def copy_checkpoint(source: Path, destination: Path) -> None:
     """Copy a checkpoint's files to a local scratch directory (the checkpoint may be remote)."""
     destination.mkdir(parents=True, exist_ok=True)
-    for name in (MODEL_FILE, BEST_FILE, STATE_FILE):
+    for name in (WEIGHTS_FILE, MODEL_FILE, BEST_FILE, STATE_FILE):
         if (source / name).exists():
             shutil.copyfile(source / name, destination / name)

@@ -71,6 +71,10 @@ def check_internals() -> list[str]:
             _original_maybe_symbolic_build
         ):
             problems.append("_maybe_symbolic_build no longer calls _symbolic_build(data_batch=)")
+        from keras.src.trainers.trainer import Trainer
+
+        if "self._compile_metrics.built" not in inspect.getsource(Trainer._symbolic_build):
+            problems.append("_symbolic_build no longer checks what is built the way _unbuilt does")
     return problems
 
 
@@ -81,10 +85,22 @@ def _local_component(value: Any) -> Any:
     return value
 
 
+def _unbuilt(model: Any) -> bool:
+    """Whether ``_symbolic_build`` has anything left to build (Keras' own conditions)."""
+    return (
+        not all(layer.built for layer in model._flatten_layers())
+        or (model._compile_metrics is not None and not model._compile_metrics.built)
+        or (model._compile_loss is not None and not model._compile_loss.built)
+        or (model.optimizer is not None and not model.optimizer.built)
+    )
+
+
 def _maybe_symbolic_build(self: Any, iterator: Any = None, data_batch: Any = None) -> None:
-    # Same as Keras' version, except that a PerReplica batch is not reduced across workers:
-    # the symbolic build needs shapes and dtypes only.
-    if self._distribute_strategy is None:
+    # Same as Keras' version, except that a PerReplica batch is not reduced across workers
+    # (the symbolic build needs shapes and dtypes only), and that no batch is taken once
+    # everything is built: Keras calls this before every validation pass, and taking a batch
+    # would start a new distributed iterator (or consume a batch of a kept one) each epoch.
+    if self._distribute_strategy is None or not _unbuilt(self):
         return
     if iterator is not None:
         for _, _, batches in iterator:

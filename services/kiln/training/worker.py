@@ -22,8 +22,17 @@ from kiln.errors import DataError
 from kiln.runs import RunDir
 from kiln.training import keras_mwms_patch
 from kiln.training.callbacks import build_callbacks, remove_scratch
-from kiln.training.checkpointing import BEST_FILE, MODEL_FILE, RunState, copy_checkpoint, read_state
+from kiln.training.checkpointing import (
+    BEST_FILE,
+    MODEL_FILE,
+    WEIGHTS_FILE,
+    RunState,
+    copy_checkpoint,
+    read_state,
+    restore_arrays,
+)
 from kiln.training.config import TrainConfig
+from kiln.training.kept_validation import KeepValidationIterator
 from kiln.training.metrics import TrainingMetrics
 from kiln.training.ranks import ExampleLog, RankReporter
 
@@ -43,6 +52,8 @@ def distribute(
     Every worker must run the same number of steps, or the collectives of the last step wait
     forever; the steps are computed from the split's size and the dataset repeats, so no
     worker runs out of data early. ``observe`` sees the worker's shard before it is cached.
+    Without a ``seed`` (validation) the shard repeats exactly one epoch's batches, so one
+    iterator kept across epochs (``kept_validation``) reads the same batches every epoch.
     """
     workers = strategy.num_replicas_in_sync
     if count < workers:
@@ -53,11 +64,13 @@ def distribute(
 
     def shard(context: tf.distribute.InputContext) -> tf.data.Dataset:
         part = dataset.shard(context.num_input_pipelines, context.input_pipeline_id)
+        batch = context.get_per_replica_batch_size(per_worker_batch * workers)
+        if seed is None:
+            part = part.take(steps * batch)
         part = (observe(part) if observe is not None else part).cache()
         if seed is not None:
             buffer = max(1, min(count // workers, 10_000))
             part = part.shuffle(buffer, seed=seed + context.input_pipeline_id)
-        batch = context.get_per_replica_batch_size(per_worker_batch * workers)
         return part.repeat().batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
     return strategy.distribute_datasets_from_function(shard), steps
@@ -78,7 +91,14 @@ def make_strategy(world_size: int) -> tf.distribute.Strategy:
     return tf.distribute.MultiWorkerMirroredStrategy()
 
 
-def _restore(checkpoint: ray.train.Checkpoint, scratch: Path) -> tuple[keras.Model, RunState]:
+def _restore(
+    checkpoint: ray.train.Checkpoint, scratch: Path, config: TrainConfig, info: Any
+) -> tuple[keras.Model, RunState]:
+    """The checkpointed model with its optimizer state, and the run's state, one attempt on.
+
+    The model is rebuilt from the config, set up for the phase it was in, and given the
+    checkpoint's arrays; a checkpoint that holds the whole model (the final one, or one
+    written before arrays) is loaded as it is."""
     restored = scratch / "restored"
     with checkpoint.as_directory() as directory:
         copy_checkpoint(Path(directory), restored)
@@ -86,7 +106,15 @@ def _restore(checkpoint: ray.train.Checkpoint, scratch: Path) -> tuple[keras.Mod
     state.attempt += 1
     if (restored / BEST_FILE).exists():
         shutil.copyfile(restored / BEST_FILE, scratch / BEST_FILE)
-    return keras.models.load_model(restored / MODEL_FILE), state
+    if (restored / MODEL_FILE).exists():
+        return keras.models.load_model(restored / MODEL_FILE), state
+    model = build(config, info)
+    if config.base is not None and any(p["phase"] == "fine_tune" for p in state.phases):
+        from kiln.models.transfer import unfreeze_top
+
+        unfreeze_top(model, config.base.fine_tune_layers, config.base.fine_tune_lr)
+    restore_arrays(model, restored / WEIGHTS_FILE)
+    return model, state
 
 
 def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
@@ -125,7 +153,7 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
     checkpoint = ray.train.get_checkpoint()
     with strategy.scope():
         if checkpoint is not None:
-            model, state = _restore(checkpoint, scratch)
+            model, state = _restore(checkpoint, scratch, config, splits.info)
         else:
             model, state = build(config, splits.info), RunState()
 
@@ -146,6 +174,7 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
         progress=loop_config.get("progress"),
         run=run,
     )
+    callbacks.append(KeepValidationIterator())
     callbacks.append(
         RankReporter(
             run,
