@@ -17,6 +17,7 @@ format (``model.keras`` only) still resumes.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -71,7 +72,7 @@ def write_checkpoint(
     if whole:
         model.save(directory / MODEL_FILE)
     if best_path is not None and best_path.exists():
-        shutil.copyfile(best_path, directory / BEST_FILE)
+        _link_or_copy(best_path, directory / BEST_FILE)
     (directory / STATE_FILE).write_text(state.model_dump_json(indent=2))
 
 
@@ -112,6 +113,15 @@ def restore_arrays(model: Any, path: Path) -> None:
             )
         for i, variable in enumerate(variables):
             variable.assign(arrays[f"optimizer_{i}"])
+
+
+def _link_or_copy(source: Path, destination: Path) -> None:
+    """A hard link where the file system allows it (scratch and checkpoint share /tmp): the
+    checkpoint is uploaded before ModelCheckpoint next rewrites the best model."""
+    try:
+        os.link(source, destination)
+    except OSError:
+        shutil.copyfile(source, destination)
 
 
 def read_state(directory: Path) -> RunState:

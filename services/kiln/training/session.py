@@ -14,6 +14,7 @@ import logging
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import ray
 
@@ -57,20 +58,50 @@ def ray_session(address: str | None) -> Iterator[bool]:
         yield False
         return
     try:
-        ray.init(
-            # "local": a run without an address gets its own Ray even when another one runs
-            # here (`ray start`); a bare ray.init() would join that one, and stop with it.
-            address=address or "local",
-            include_dashboard=False,
-            log_to_driver=False,
-            logging_level=logging.WARNING,
-        )
+        with contextlib.nullcontext() if address else no_monitors():
+            _init(address)
     except (ConnectionError, ValueError, RuntimeError) as e:
         raise ConfigError(f"cannot join the Ray cluster at {address!r}: {e}") from e
     try:
         yield True
     finally:
         ray.shutdown()
+
+
+@contextlib.contextmanager
+def no_monitors() -> Iterator[None]:
+    """While ``ray.init`` starts a local Ray for one run: without the autoscaler monitor
+    (nothing to scale on one machine) and the log monitor (``log_to_driver=False``: nobody
+    reads what it forwards; the log files are written all the same). Each is a Python process
+    whose start competes with the run's own on a small machine. ``ray.init`` has no options for
+    them; they are fields of the ``RayParams`` it builds (as in ``kiln.localray``). The
+    dashboard head stays: Ray Train's controller asks the state API about actors."""
+    import ray._private.parameter as parameter
+
+    params_class = parameter.RayParams
+
+    class RunParams(params_class):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.no_monitor = True
+            self.include_log_monitor = False
+
+    parameter.RayParams = RunParams  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        parameter.RayParams = params_class  # type: ignore[misc]
+
+
+def _init(address: str | None) -> None:
+    ray.init(
+        # "local": a run without an address gets its own Ray even when another one runs
+        # here (`ray start`); a bare ray.init() would join that one, and stop with it.
+        address=address or "local",
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level=logging.WARNING,
+    )
 
 
 def cluster_gpus() -> int:
