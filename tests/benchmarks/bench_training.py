@@ -8,7 +8,9 @@ that runs ``model.fit``; an epoch's wall time is the gap between consecutive beg
 one ends when ``fit`` returns), so it includes everything between epochs: checkpointing, the
 report, the commit wait, validation. Epoch 0 pays for tracing and is left out.
 
-Printed as ratios against the plain ``fit`` measured in the same run. ``--quick`` (or
+Printed as ratios against the plain ``fit`` measured in the same run. Under each family's
+table, what the gradients' all-reduce alone costs two workers per epoch
+(``allreduce_cost.py``) beside the current tree's 2-worker epoch minus its 1-worker epoch. ``--quick`` (or
 ``KILN_BENCH_QUICK=1``): tiny data, 3 epochs, a smoke run. ``--compare-ref REF`` (or
 ``KILN_BENCH_COMPARE_REF``): also run ``kiln train`` from git ref REF, checked out in a
 temporary ``git worktree``, side by side. ``KILN_BENCH_FAMILIES=lstm,...`` picks families;
@@ -228,6 +230,31 @@ def bench_family(family: Family, trees: dict[str, Path], scratch: Path) -> list[
     return measures
 
 
+def all_reduce_line(family: Family, measures: list[Measure], label: str, scratch: Path) -> str:
+    """The gradients' all-reduce with 2 workers (``allreduce_cost``), per epoch, beside what
+    the current tree's 2-worker epoch costs over its 1-worker epoch."""
+    config = scratch / f"{family.name}.yaml"
+    command = [sys.executable, "-m", "tests.benchmarks.allreduce_cost", str(config)]
+    env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
+    env["PYTHONPATH"] = os.pathsep.join(str(p) for p in [REPO, REPO / "services"])
+    done = subprocess.run(
+        command, env=env, cwd=scratch, capture_output=True, text=True, timeout=RUN_TIMEOUT_S
+    )
+    try:
+        cost = json.loads(done.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        return f"all-reduce not measured (exit {done.returncode}): {done.stderr[-500:]}"
+    per_epoch = cost["all_reduce_s"] * family.steps
+    by_case = {m.case: m for m in measures}
+    one, two = by_case.get(f"{label} 1w"), by_case.get(f"{label} 2w")
+    gap = f"{two.epoch - one.epoch:+.2f} s" if one and two else "n/a"
+    return (
+        f"all-reduce of {cost['parameters']} parameters, 2 workers: "
+        f"{1000 * cost['all_reduce_s']:.1f} ms per step, {per_epoch:.2f} s per epoch; "
+        f"{label} 2w epoch minus 1w epoch: {gap}"
+    )
+
+
 def _table(family: Family, measures: list[Measure]) -> str:
     base = measures[0]
     lines = [
@@ -270,7 +297,11 @@ def main() -> None:
             trees = {"new": REPO, f"old ({ref})": _worktree(ref, scratch)}
         try:
             for family in families:
-                print(_table(family, bench_family(family, trees, scratch)), "\n", flush=True)
+                measures = bench_family(family, trees, scratch)
+                print(_table(family, measures), flush=True)
+                print(
+                    all_reduce_line(family, measures, next(iter(trees)), scratch), "\n", flush=True
+                )
         finally:
             for tree in trees.values():
                 if tree != REPO:
