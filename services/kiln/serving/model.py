@@ -117,7 +117,8 @@ class TaskModel:
                 raise KilnError(
                     f"{loaded.manifest.ref} is a {loaded.manifest.task} model, not {self.task}"
                 )
-            model = load_model(loaded.manifest, loaded.onnx_bytes, self.intra_op_threads)
+            threads, streams = self.intra_op_threads, self.streams
+            model = load_model(loaded.manifest, loaded.onnx_bytes, threads, streams)
             self._warm_up(model)
             # Only on the CPU (a GPU session would hold a second copy in device memory), and
             # only when there are threads to gain (0 lets onnxruntime size every session).

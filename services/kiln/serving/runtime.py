@@ -114,9 +114,12 @@ class OnnxModel:
 LoadedModel = OnnxModel | OpenVinoModel
 
 
-def load_model(manifest: Manifest, onnx_bytes: bytes, intra_op_threads: int) -> LoadedModel:
+def load_model(
+    manifest: Manifest, onnx_bytes: bytes, intra_op_threads: int, streams: int = 1
+) -> LoadedModel:
     """The runtime export chose for the model (``manifest.runtime``), on the CPU; onnxruntime
-    whenever it would run the model on a GPU, where the export's CPU timing says nothing."""
+    whenever it would run the model on a GPU, where the export's CPU timing says nothing.
+    ``streams``: the runs it must take side by side (an onnxruntime session takes any number)."""
     if manifest.runtime == "openvino" and choose_providers() == [CPU]:
-        return OpenVinoModel.build(manifest, onnx_bytes, intra_op_threads)
+        return OpenVinoModel.build(manifest, onnx_bytes, intra_op_threads, streams)
     return OnnxModel.build(manifest, onnx_bytes, intra_op_threads)

@@ -53,6 +53,19 @@ def test_a_run_alone_uses_every_thread_and_concurrent_runs_one_each(registry, ti
     assert alone.argmax() == 0  # red is a cat, whichever session answered
 
 
+def test_an_openvino_model_runs_its_streams_side_by_side(registry, tiny):
+    # One OpenVINO stream runs one request at a time: two calling threads would take turns.
+    model = TaskModel(registry, "segmentation", tiny.NAMES["segmentation"], 1, None, 2)
+    model.configure(RuntimeConfig(version=1))
+    shared, solo = model.models[1].compiled, model.solo[1].compiled
+    assert model.models[1].providers == ["OpenVINO:CPU"]
+    assert (shared.get_property("NUM_STREAMS"), shared.get_property("INFERENCE_NUM_THREADS")) == (
+        2,
+        2,
+    )
+    assert (solo.get_property("NUM_STREAMS"), solo.get_property("INFERENCE_NUM_THREADS")) == (1, 2)
+
+
 def test_one_stream_keeps_one_session(registry, tiny):
     model = TaskModel(registry, "classification", tiny.NAMES["classification"], 1, None, 1)
     model.configure(RuntimeConfig(version=1))
