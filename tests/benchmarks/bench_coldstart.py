@@ -67,16 +67,20 @@ def time_line(tree: Path, registry: str, flags: list[str], body: bytes) -> dict:
     url = f"http://127.0.0.1:{port}/v1/classification/predict"
     seen: dict[int, tuple[str, float, float, float]] = {}
     cpu_samples: dict[int, list[tuple[float, float]]] = {}
+
+    def sample() -> None:
+        for pid in descendants(process.pid):
+            try:
+                name, start, cpu, rss = process_info(pid)
+            except (OSError, IndexError):
+                continue
+            seen[pid] = (name, start + booted - began, cpu, rss)
+            cpu_samples.setdefault(pid, []).append((time.time() - began, cpu))
+
     first = None
     try:
         while first is None and time.time() - began < 300 and process.poll() is None:
-            for pid in descendants(process.pid):
-                try:
-                    name, start, cpu, rss = process_info(pid)
-                except (OSError, IndexError):
-                    continue
-                seen[pid] = (name, start + booted - began, cpu, rss)
-                cpu_samples.setdefault(pid, []).append((time.time() - began, cpu))
+            sample()
             try:
                 reply = httpx.post(url, content=body, headers={"Content-Type": "image/png"})
                 if reply.status_code == 200:
@@ -84,6 +88,7 @@ def time_line(tree: Path, registry: str, flags: list[str], body: bytes) -> dict:
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
+        sample()  # once more: a worker takes its actor's name only once the actor is created
     finally:
         process.send_signal(signal.SIGTERM)
         try:
