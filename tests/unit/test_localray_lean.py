@@ -17,20 +17,19 @@ try:
     print("pandas imported")
 except ImportError:
     print("pandas refused")
-from ray.serve._private.proxy_state import ProxyStateManager
-print("fallback proxy", "skipped" if ProxyStateManager._start_fallback_proxy_if_needed.__name__
-      == "<lambda>" else "started")
-import ray.dashboard.agent
-from ray.dashboard.utils import DashboardAgentModule, get_all_modules
-if get_all_modules.__module__ == "ray.dashboard.utils":  # Ray's own: it imports every module
-    print("agent modules: all")
-else:
-    print("agent modules", sorted(m.__name__ for m in get_all_modules(DashboardAgentModule)))
 print("own sitecustomize", getattr(builtins, "own_sitecustomize_ran", False))
+print("import hooks", [type(f).__name__ for f in sys.meta_path if type(f).__name__ == "AfterImport"])
+if "--ray" in sys.argv:
+    from ray.serve._private.proxy_state import ProxyStateManager
+    skipped = ProxyStateManager._start_fallback_proxy_if_needed.__name__ == "<lambda>"
+    print("fallback proxy", "skipped" if skipped else "started")
+    import ray.dashboard.agent
+    from ray.dashboard.utils import DashboardAgentModule, get_all_modules
+    print("agent modules", sorted(m.__name__ for m in get_all_modules(DashboardAgentModule)))
 """
 
 
-def run_probe(tmp_path: Path, cuts: str | None) -> list[str]:
+def run_probe(tmp_path: Path, cuts: str | None, *flags: str) -> list[str]:
     own = tmp_path / "own"  # an environment's own sitecustomize, further down the path
     own.mkdir(exist_ok=True)
     (own / "sitecustomize.py").write_text(
@@ -43,30 +42,27 @@ def run_probe(tmp_path: Path, cuts: str | None) -> list[str]:
         env["PYTHONPATH"] = os.pathsep.join([str(localray.LEAN_SITE), env["PYTHONPATH"]])
         env["KILN_LEAN_RAY"] = cuts
     done = subprocess.run(
-        [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", PROBE, *flags], env=env, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout.splitlines()
 
 
 def test_a_lean_process_skips_pandas_the_fallback_proxy_and_the_agents_other_modules(tmp_path):
-    lines = run_probe(tmp_path, "pandas,fallback-proxy,agent-modules")
+    lines = run_probe(tmp_path, "pandas,fallback-proxy,agent-modules", "--ray")
     assert lines == [
         "pandas refused",
+        "own sitecustomize True",  # still run, not hidden by Kiln's
+        "import hooks ['AfterImport']",
         "fallback proxy skipped",
         "agent modules ['HealthzAgent', 'ReporterAgent']",
-        "own sitecustomize True",  # still run, not hidden by Kiln's
     ]
 
 
 def test_without_the_cuts_a_process_is_left_alone(tmp_path):
+    # Without KILN_LEAN_RAY nothing is installed: no import hook patches Ray's modules.
     lines = run_probe(tmp_path, None)
-    assert lines == [
-        "pandas imported",
-        "fallback proxy started",
-        "agent modules: all",
-        "own sitecustomize True",
-    ]
+    assert lines == ["pandas imported", "own sitecustomize True", "import hooks []"]
 
 
 def test_lean_environment_keeps_the_fallback_proxy_for_apps_that_scale_to_zero():
