@@ -36,14 +36,8 @@ controlplane:
 	bash infra/local/system-deps.sh
 	bash infra/local/build-kube.sh
 
-# The live-dashboard test runs in its own pytest process (a fresh Ray). On the session's shared
-# Ray, the rest of the suite's replicas leave their series in Ray's metrics agent, which keeps at
-# most 2000 label sets per metric (OpenTelemetry's default limit) and folds newer ones into an
-# unlabelled overflow series: the live test's histograms can then be absent (docs/kubernetes.md,
-# "Metrics in long-lived clusters").
 test: venv lint controlplane
-	$(BIN)/python -m pytest tests --ignore=tests/k8s/test_chart_install.py
-	$(BIN)/python -m pytest tests/k8s/test_chart_install.py
+	$(BIN)/python -m pytest tests
 
 unit: venv
 	$(BIN)/python -m pytest tests/unit
