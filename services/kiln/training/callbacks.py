@@ -104,15 +104,20 @@ class ReportToRayTrain(keras.callbacks.Callback):
         barrier) and wait until it is committed.
 
         An epoch's checkpoint is arrays that only rank 0 reads (the model's and optimizer's
-        variables are mirrored: reading them is local). The final one adds the whole model,
-        which ``model.save`` writes with the metrics' synchronised variables: reading those is
-        a collective, so every rank saves it (the other ranks into scratch that is dropped).
+        variables are mirrored: reading them is local). The final one (and any without a best
+        model) adds the whole model, which ``model.save`` writes with the metrics' synchronised
+        variables: reading those is a collective, so every rank saves it (the other ranks into
+        scratch that is dropped).
         """
         saving = time.perf_counter()
+        # A checkpoint always holds a loadable model: best.keras, or the whole latest model
+        # while there is no best yet (val_loss never finite), which the driver and a search's
+        # finalize fall back on. val_loss is the same on every rank, so is this choice.
+        whole = final or not self.best_path.exists()
         with tempfile.TemporaryDirectory(prefix=f"kiln-ckpt-{self.rank}-") as scratch:
-            if self.rank == 0 or final:
+            if self.rank == 0 or whole:
                 state = self.state
-                write_checkpoint(Path(scratch), self.model, self.best_path, state, whole=final)
+                write_checkpoint(Path(scratch), self.model, self.best_path, state, whole=whole)
             checkpoint = ray.train.Checkpoint.from_directory(scratch) if self.rank == 0 else None
             ray.train.report(metrics, checkpoint=checkpoint)
         # Ray Train's controller registers a reported checkpoint when it next polls the

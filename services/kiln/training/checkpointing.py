@@ -3,8 +3,8 @@
 A checkpoint directory holds ``weights.npz`` (the latest model's weights and its optimizer's
 variables, to resume from), ``best.keras`` (the best model by val_loss so far, kept by
 ModelCheckpoint) and ``state.json`` (the ``RunState``: epochs completed, the per-epoch history,
-which attempt trained which epoch). The final checkpoint also holds ``model.keras``, the whole
-last model. The driver builds the run directory from the final checkpoint, so the run
+which attempt trained which epoch). The final checkpoint, and one taken while there is no
+best model yet, also holds ``model.keras``, the whole last model. The driver builds the run directory from the final checkpoint, so the run
 directory is right even when rank 0 ran on another node.
 
 Every epoch's checkpoint stores arrays, not a ``.keras`` file: ``model.save`` writes the
