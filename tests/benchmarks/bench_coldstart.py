@@ -26,6 +26,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.benchmarks import worktrees
 from tests.benchmarks.serving_kit import models
 from tests.benchmarks.serving_kit.servers import KILN, free_port
 from tests.processes import descendants
@@ -116,13 +117,6 @@ def print_time_line(label: str, found: dict) -> None:
     print(f"| all {len(found['rows'])} processes | | | {cpu:.1f} | {rss:.0f} |", flush=True)
 
 
-def worktree(ref: str, scratch: Path) -> Path:
-    path = scratch / f"ref-{ref.replace('/', '_')}"
-    command = ["git", "-C", str(REPO), "worktree", "add", "--detach", str(path), ref]
-    subprocess.run(command, check=True, capture_output=True)
-    return path
-
-
 def main() -> None:
     ref = os.environ.get("KILN_BENCH_COMPARE_REF")
     with tempfile.TemporaryDirectory(prefix="kiln-bench-coldstart-") as name:
@@ -131,7 +125,7 @@ def main() -> None:
         if not (Path(registry) / "bench-classification").exists():
             print("building the book's models and exporting them to ONNX …", flush=True)
             models.build_registry(Path(registry))
-        trees = {f"old ({ref})": worktree(ref, scratch)} if ref else {}
+        trees = {f"old ({ref})": worktrees.add(ref, scratch)} if ref else {}
         trees["new"] = REPO
         body = models.png(180)
         try:
@@ -141,9 +135,7 @@ def main() -> None:
                     print_time_line(f"{label}, {tree_label}", found)
         finally:
             for tree in trees.values():
-                if tree != REPO:
-                    remove = ["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)]
-                    subprocess.run(remove, check=False, capture_output=True)
+                worktrees.remove(tree)
 
 
 if __name__ == "__main__":

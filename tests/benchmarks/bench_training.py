@@ -32,6 +32,8 @@ from typing import Any
 
 import yaml
 
+from tests.benchmarks import worktrees
+
 REPO = Path(__file__).resolve().parents[2]
 CLOCK = Path(__file__).resolve().parent / "epoch_clock"
 RUN_TIMEOUT_S = 900
@@ -275,16 +277,6 @@ def _table(family: Family, measures: list[Measure]) -> str:
     return "\n".join(lines)
 
 
-def _worktree(ref: str, scratch: Path) -> Path:
-    path = scratch / f"ref-{ref.replace('/', '_')}"
-    subprocess.run(
-        ["git", "-C", str(REPO), "worktree", "add", "--detach", str(path), ref],
-        check=True,
-        capture_output=True,
-    )
-    return path
-
-
 def main() -> None:
     quick = os.environ.get("KILN_BENCH_QUICK") == "1"
     ref = os.environ.get("KILN_BENCH_COMPARE_REF")
@@ -294,7 +286,7 @@ def main() -> None:
         scratch = Path(name)
         trees = {"kiln": REPO}
         if ref:
-            trees = {"new": REPO, f"old ({ref})": _worktree(ref, scratch)}
+            trees = {"new": REPO, f"old ({ref})": worktrees.add(ref, scratch)}
         try:
             for family in families:
                 measures = bench_family(family, trees, scratch)
@@ -304,9 +296,7 @@ def main() -> None:
                 )
         finally:
             for tree in trees.values():
-                if tree != REPO:
-                    remove = ["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)]
-                    subprocess.run(remove, check=False, capture_output=True)
+                worktrees.remove(tree)
 
 
 if __name__ == "__main__":

@@ -159,17 +159,17 @@ def init(
 
 
 @contextmanager
-def serving_components_only() -> Iterator[None]:
-    """While ``ray.init`` starts a local head node: no dashboard head, no autoscaler monitor,
-    no log monitor. ``ray.init`` has no options for these; they are fields of the ``RayParams``
-    it builds (``no_monitor``, ``include_log_monitor``) and a step of ``Node`` it always runs
-    (``start_api_server``, which also waits for the head to come up before the raylet starts)."""
-    import ray._private.node as node
+def no_monitors() -> Iterator[None]:
+    """While ``ray.init`` starts a local head node: no autoscaler monitor (nothing to scale on
+    one machine), no log monitor (``log_to_driver=False``: nobody reads what it forwards; the
+    log files are written all the same), and the dashboard agent on any free port. Each monitor
+    is a Python process whose start competes with the work on a small machine. ``ray.init`` has
+    no options for these; they are fields of the ``RayParams`` it builds."""
     import ray._private.parameter as parameter
 
-    params_class, start_api_server = parameter.RayParams, node.Node.start_api_server
+    params_class = parameter.RayParams
 
-    class ServingParams(params_class):  # type: ignore[misc, valid-type]
+    class LeanParams(params_class):  # type: ignore[misc, valid-type]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self.no_monitor = True
@@ -179,12 +179,27 @@ def serving_components_only() -> Iterator[None]:
             # the agent. Any free port will do (nothing here calls it).
             self.dashboard_agent_listen_port = 0
 
-    parameter.RayParams = ServingParams  # type: ignore[misc]
-    node.Node.start_api_server = lambda self, **_: None  # type: ignore[method-assign]
+    parameter.RayParams = LeanParams  # type: ignore[misc]
     try:
         yield
     finally:
         parameter.RayParams = params_class  # type: ignore[misc]
+
+
+@contextmanager
+def serving_components_only() -> Iterator[None]:
+    """``no_monitors``, and no dashboard head either: a step of ``Node`` that ``ray.init``
+    always runs (``start_api_server``, which also waits for the head to come up before the
+    raylet starts). Serving needs neither; a training run keeps the head (Ray Train's controller
+    asks the state API about its actors)."""
+    import ray._private.node as node
+
+    start_api_server = node.Node.start_api_server
+    node.Node.start_api_server = lambda self, **_: None  # type: ignore[method-assign]
+    try:
+        with no_monitors():
+            yield
+    finally:
         node.Node.start_api_server = start_api_server  # type: ignore[method-assign]
 
 

@@ -14,11 +14,11 @@ import logging
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import ray
 
 from kiln.errors import ConfigError
+from kiln.localray import no_monitors
 
 # Loggers whose warnings (controller polling, token authentication, deprecations) are for
 # the log file, not for people watching a training run.
@@ -66,36 +66,6 @@ def ray_session(address: str | None) -> Iterator[bool]:
         yield True
     finally:
         ray.shutdown()
-
-
-@contextlib.contextmanager
-def no_monitors() -> Iterator[None]:
-    """While ``ray.init`` starts a local Ray for one run: without the autoscaler monitor
-    (nothing to scale on one machine) and the log monitor (``log_to_driver=False``: nobody
-    reads what it forwards; the log files are written all the same). Each is a Python process
-    whose start competes with the run's own on a small machine. The dashboard agent takes any
-    free port. ``ray.init`` has no options for
-    them; they are fields of the ``RayParams`` it builds (as in ``kiln.localray``). The
-    dashboard head stays: Ray Train's controller asks the state API about actors."""
-    import ray._private.parameter as parameter
-
-    params_class = parameter.RayParams
-
-    class RunParams(params_class):  # type: ignore[misc, valid-type]
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self.no_monitor = True
-            self.include_log_monitor = False
-            # The dashboard agent's HTTP port is a fixed 52365 by default: with another Ray on
-            # the machine the agent retries binding it for seconds while the raylet, and
-            # ray.init, wait for it (as in kiln.localray). Nothing calls it in a run's own Ray.
-            self.dashboard_agent_listen_port = 0
-
-    parameter.RayParams = RunParams  # type: ignore[misc]
-    try:
-        yield
-    finally:
-        parameter.RayParams = params_class  # type: ignore[misc]
 
 
 def _init(address: str | None) -> None:

@@ -12,7 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[3]
+from tests.benchmarks import worktrees
+
+REPO = worktrees.REPO
 EXPORT = (
     "import sys; from pathlib import Path; "
     "from tests.benchmarks.serving_kit import models; models.build_registry(Path(sys.argv[1]))"
@@ -26,9 +28,7 @@ class Tree:
         self.ref = ref
         self.root = REPO
         if ref is not None:
-            self.root = scratch / f"ref-{ref.replace('/', '_')}"
-            git = ["git", "-C", str(REPO), "worktree", "add", "--detach", str(self.root), ref]
-            subprocess.run(git, check=True, capture_output=True)
+            self.root = worktrees.add(ref, scratch)
 
     def env(self) -> dict[str, str]:
         """The environment that runs this tree's code (Ray's workers inherit PYTHONPATH)."""
@@ -41,6 +41,4 @@ class Tree:
         subprocess.run(command, cwd=self.root, env=self.env(), check=True)
 
     def remove(self) -> None:
-        if self.ref is not None:
-            git = ["git", "-C", str(REPO), "worktree", "remove", "--force", str(self.root)]
-            subprocess.run(git, check=False, capture_output=True)
+        worktrees.remove(self.root)

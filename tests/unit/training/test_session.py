@@ -1,12 +1,12 @@
-"""A local Ray that ``kiln train`` starts for itself leaves out the autoscaler monitor and the
-log monitor, its dashboard agent takes any free port, and only while it starts: the parameters Ray builds its node from, checked
-without starting a Ray."""
+"""A local Ray that ``kiln train`` starts for itself (``kiln.localray.no_monitors``) leaves out the
+autoscaler monitor and the log monitor, its dashboard agent takes any free port, and only while
+it starts: the parameters Ray builds its node from, checked without starting a Ray."""
 
 from __future__ import annotations
 
 import ray._private.parameter as parameter
 
-from kiln.training.session import no_monitors
+from kiln.localray import no_monitors
 
 
 def test_a_run_s_own_ray_starts_without_monitors_and_the_default_returns_after():
