@@ -70,3 +70,12 @@ def test_lean_environment_keeps_the_fallback_proxy_for_apps_that_scale_to_zero()
     assert "fallback-proxy" not in localray.lean_environment(True)["KILN_LEAN_RAY"]
     path = localray.lean_environment(False)["PYTHONPATH"].split(os.pathsep)
     assert path[0] == str(localray.LEAN_SITE) and path.count(str(localray.LEAN_SITE)) == 1
+
+
+def test_a_ray_release_the_cuts_were_not_checked_against_starts_whole(monkeypatch):
+    from kiln.localray import lean
+
+    assert lean.ray_is_checked()  # the Ray this suite runs is the checked one
+    monkeypatch.setattr(lean, "CHECKED_RAY", ((2, 61), (2, 62)))
+    assert not lean.ray_is_checked()
+    assert localray.lean_environment(False) == {}

@@ -115,9 +115,12 @@ def environment(python_proxy: bool = False) -> dict[str, str]:
 
 def lean_environment(fallback_proxy: bool) -> dict[str, str]:
     """The variables that make a serving-only Ray's Python processes lean (``lean``): Ray's
-    processes inherit the driver's environment, and each runs ``site/sitecustomize.py``."""
+    processes inherit the driver's environment, and each runs ``site/sitecustomize.py``. None
+    on a Ray release the cuts were not checked against."""
     from kiln.localray import lean
 
+    if not lean.ray_is_checked():
+        return {}
     cuts = [cut for cut in lean.CUTS if cut != "fallback-proxy" or not fallback_proxy]
     path = [str(LEAN_SITE)] + [
         p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != str(LEAN_SITE)

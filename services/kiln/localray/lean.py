@@ -30,10 +30,23 @@ from types import ModuleType
 from typing import Any
 
 CUTS = ("pandas", "fallback-proxy", "agent-modules")
+# The Ray releases these cuts were written and tested against: [2.60, 2.61). The cuts reach into
+# Ray's internals; outside this range a serving Ray starts whole, as Ray itself would.
+CHECKED_RAY = ((2, 60), (2, 61))
 AGENT_MODULES = (
     "ray.dashboard.modules.reporter.reporter_agent",
     "ray.dashboard.modules.reporter.healthz_agent",
 )
+
+
+def ray_is_checked() -> bool:
+    """Whether the installed Ray is a release the cuts (and ``kiln.serving.launch``'s start of
+    Serve's controller) were checked against; read without importing Ray."""
+    from importlib.metadata import version
+
+    major, minor = (int(part) for part in version("ray").split(".")[:2])
+    low, high = CHECKED_RAY
+    return low <= (major, minor) < high
 
 
 def install(cuts: Sequence[str]) -> None:

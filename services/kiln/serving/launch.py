@@ -16,6 +16,7 @@ import httpx
 
 from kiln import localray
 from kiln.errors import ConfigError, NotReady
+from kiln.localray.lean import ray_is_checked
 from kiln.registry import RegistryStore, parse_ref
 from kiln.serving.config import APP_NAME, ModelChoice, ServeArgs
 from kiln.tasks import TASKS
@@ -129,7 +130,8 @@ def start(
             raise NotReady(f"could not start or join {where}: {e}") from e
         started_ray = not address
     http_options = {"host": host, "port": port}
-    if started_ray:
+    # start_controller reaches into Serve's internals: only on the Ray release it was checked on.
+    if started_ray and ray_is_checked():
         start_controller(http_options)
     else:
         serve.start(http_options=http_options, logging_config=QUIET)
