@@ -68,8 +68,27 @@ class TaskDeployment(ServedTask):
             drift.flush(timeout_s=SHUTDOWN_FLUSH_S)
 
 
+class HttpFront:
+    """What a deployment that serves HTTP itself holds: the bearer auth and body limit it was
+    bound with, and the API it builds over its tasks' data plane."""
+
+    def serve_http(
+        self,
+        auth_token_env: str | None,
+        auth_token_file: str | None,
+        max_body_bytes: int,
+        auth_protects_metadata: bool,
+    ) -> None:
+        token = load_token(auth_token_env, auth_token_file)
+        self.auth = BearerAuth(token, auth_protects_metadata)
+        self.max_body_bytes = max_body_bytes
+
+    def api(self, plane: DataPlane) -> FastAPI:
+        return build_api(plane, self.auth, self.max_body_bytes)
+
+
 @serve.ingress()
-class TaskIngress(TaskDeployment):
+class TaskIngress(TaskDeployment, HttpFront):
     def __init__(
         self,
         registry: str,
@@ -83,17 +102,14 @@ class TaskIngress(TaskDeployment):
         auth_protects_metadata: bool = False,
     ) -> None:
         super().__init__(registry, task, name, intra_op_threads, streams)
-        token = load_token(auth_token_env, auth_token_file)
-        self.auth = BearerAuth(token, auth_protects_metadata)
-        self.max_body_bytes = max_body_bytes
+        self.serve_http(auth_token_env, auth_token_file, max_body_bytes, auth_protects_metadata)
 
     def __serve_build_asgi_app__(self) -> FastAPI:
-        plane = DataPlane({self.model.task: self}, {self.model.name: self.model.task})
-        return build_api(plane, self.auth, self.max_body_bytes)
+        return self.api(DataPlane({self.model.task: self}, {self.model.name: self.model.task}))
 
 
 @serve.ingress()
-class TasksIngress:
+class TasksIngress(HttpFront):
     """Several tasks in one replica that is also the HTTP ingress. Each task keeps its own model
     versions, canary, batcher and drift window; its settings are its entry in the user_config
     (``TasksRuntimeConfig``)."""
@@ -113,9 +129,7 @@ class TasksIngress:
             task: TaskDeployment(registry, task, name, intra_op_threads, streams)
             for task, name in models.items()
         }
-        token = load_token(auth_token_env, auth_token_file)
-        self.auth = BearerAuth(token, auth_protects_metadata)
-        self.max_body_bytes = max_body_bytes
+        self.serve_http(auth_token_env, auth_token_file, max_body_bytes, auth_protects_metadata)
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         tasks = TasksRuntimeConfig.model_validate(user_config).tasks
@@ -136,8 +150,7 @@ class TasksIngress:
     def __serve_build_asgi_app__(self) -> FastAPI:
         names = {served.model.name: task for task, served in self.tasks.items()}
         services: dict[str, TaskService] = dict(self.tasks)
-        plane = DataPlane(services, names)
-        return build_api(plane, self.auth, self.max_body_bytes)
+        return self.api(DataPlane(services, names))
 
 
 class RemoteTask:
@@ -183,7 +196,7 @@ class RemoteTask:
 
 
 @serve.ingress()
-class KilnIngress:
+class KilnIngress(HttpFront):
     def __init__(
         self,
         handles: dict[str, DeploymentHandle],
@@ -199,12 +212,10 @@ class KilnIngress:
             t: RemoteTask(t, models[t], h, retry_after_s) for t, h in handles.items()
         }
         self.plane = DataPlane(tasks, names)
-        token = load_token(auth_token_env, auth_token_file)
-        self.auth = BearerAuth(token, auth_protects_metadata)
-        self.max_body_bytes = max_body_bytes
+        self.serve_http(auth_token_env, auth_token_file, max_body_bytes, auth_protects_metadata)
 
     def __serve_build_asgi_app__(self) -> FastAPI:
-        return build_api(self.plane, self.auth, self.max_body_bytes)
+        return self.api(self.plane)
 
 
 DRAINING = "draining"
